@@ -1,0 +1,2 @@
+// Replaced by the database template set-up once storage lands.
+export default async function setup(): Promise<void> {}
