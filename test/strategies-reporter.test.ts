@@ -1,0 +1,189 @@
+// strategies/progress_reporter.py on its own: silent without STRATEGY_PROGRESS, one JSON line
+// per call with it, monotonic percent, JSON-safe output, and never killing the script.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+
+const STRATEGIES_DIR = fileURLToPath(new URL('../strategies', import.meta.url));
+
+interface Event {
+  event_type: string;
+  timestamp: string;
+  stage?: string;
+  progress_percent?: number;
+  level?: string;
+  message?: string;
+  metrics?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Run a Python snippet with the reporter importable; `json` sets STRATEGY_PROGRESS=json. */
+async function py(code: string, json: boolean) {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && key !== 'STRATEGY_PROGRESS') env[key] = value;
+  }
+  if (json) env.STRATEGY_PROGRESS = 'json';
+  const prelude = `import sys\nsys.path.insert(0, ${JSON.stringify(STRATEGIES_DIR)})\nfrom progress_reporter import ProgressReporter\n`;
+  const result = await execa('python3', ['-c', prelude + code], {
+    env,
+    extendEnv: false,
+    reject: false,
+    cwd: path.dirname(STRATEGIES_DIR),
+  });
+  return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+}
+
+const lines = (stdout: string): Event[] =>
+  stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Event);
+
+const EVERY_CALL = `
+r = ProgressReporter()
+with r.stage("initialization"):
+    r.report_progress("initialization", 5, "init", metrics={"a": 1})
+r.start_stage("work", 10)
+r.report_progress(None, 50, "half", current_item="AAPL", total_items=2, completed_items=1)
+r.log("an info line")
+r.log("a warning line", level="warning")
+r.result({"answer": 42})
+print("script output", flush=True)
+`;
+
+describe('ProgressReporter', () => {
+  it('writes nothing to stdout without STRATEGY_PROGRESS (and no progress on a non-TTY stderr)', async () => {
+    const { exitCode, stdout, stderr } = await py(EVERY_CALL, false);
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe('script output');
+    expect(stderr).toBe('[warning] a warning line'); // warnings still reach the operator
+  });
+
+  it('writes one JSON line per call with STRATEGY_PROGRESS=json, None fields omitted', async () => {
+    const { exitCode, stdout, stderr } = await py(EVERY_CALL, true);
+    expect(exitCode).toBe(0);
+    expect(stderr).toBe('');
+    const raw = stdout.split('\n');
+    expect(raw.at(-1)).toBe('script output');
+    const events = lines(raw.slice(0, -1).join('\n'));
+    expect(events.map((e) => e.event_type)).toEqual([
+      'progress', 'progress', 'progress', 'progress', 'log', 'log', 'result',
+    ]);
+    for (const event of events) {
+      expect(event.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    }
+    expect(events[1]).toEqual({
+      event_type: 'progress', timestamp: events[1]?.timestamp, stage: 'initialization',
+      progress_percent: 5, message: 'init', metrics: { a: 1 },
+    });
+    expect(events[3]).toMatchObject({
+      stage: 'work', progress_percent: 50, current_item: 'AAPL', total_items: 2, completed_items: 1,
+    });
+    expect(Object.keys(events[2] ?? {}).sort()).toEqual(
+      ['event_type', 'message', 'progress_percent', 'stage', 'timestamp'],
+    );
+    expect(events[5]).toMatchObject({ event_type: 'log', level: 'warning', message: 'a warning line' });
+    expect(events[6]?.data).toEqual({ answer: 42 });
+    expect(raw[0]).not.toMatch(/": /); // compact separators
+  });
+
+  it('never lets progress_percent decrease, clamps to 0..100 with a warning', async () => {
+    const { stdout } = await py(`
+r = ProgressReporter()
+for p in [10, 50, 30, 120, -5, float("nan"), "abc", None, 99.999]:
+    r.report_progress("s", p, "m")
+`, true);
+    const events = lines(stdout);
+    const percents = events.filter((e) => e.event_type === 'progress').map((e) => e.progress_percent);
+    expect(percents).toEqual([10, 50, 50, 100, 100, 100, 100, 100, 100]);
+    const warnings = events.filter((e) => e.event_type === 'log').map((e) => e.level);
+    expect(warnings).toEqual(['warning', 'warning', 'warning', 'warning', 'warning']);
+  });
+
+  it('turns NaN/Infinity into null and non-JSON values into something safe', async () => {
+    const { exitCode, stdout, stderr } = await py(`
+import datetime, decimal
+class Thing:
+    def __str__(self): return "a thing"
+r = ProgressReporter()
+r.report_progress("s", 1, "m", metrics={"nan": float("nan"), "inf": float("inf"), "ok": 1.5})
+r.result({"nan": float("nan"), "neg_inf": float("-inf"), "nested": [float("nan"), {"x": float("inf")}],
+          "when": datetime.date(2024, 1, 2), "dec": decimal.Decimal("1.25"), "set": {3},
+          "tuple": (1, 2), "thing": Thing(), "bytes": b"\\xffok", 7: "int key"})
+`, true);
+    expect(exitCode).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).not.toMatch(/NaN|Infinity/);
+    const [progress, result] = lines(stdout);
+    expect(progress?.metrics).toEqual({ nan: null, inf: null, ok: 1.5 });
+    expect(result?.data).toEqual({
+      nan: null, neg_inf: null, nested: [null, { x: null }], when: '2024-01-02', dec: 1.25,
+      set: [3], tuple: [1, 2], thing: 'a thing', bytes: '\uFFFDok', '7': 'int key',
+    });
+  });
+
+  it('survives a reader that went away (BrokenPipe) without noise or a changed exit code', async () => {
+    const { exitCode, stdout, stderr } = await py(`
+import os
+r_fd, w_fd = os.pipe()
+os.close(r_fd)
+os.dup2(w_fd, 1)
+r = ProgressReporter()
+for i in range(1000):
+    r.report_progress("s", i / 10, "x" * 100)
+r.log("still here")
+r.result({"done": True})
+sys.stderr.write("survived\\n")
+`, true);
+    expect(stdout).toBe('');
+    expect(stderr).toBe('survived');
+    expect(exitCode).toBe(0);
+  });
+
+  it('survives streams that fail to write, encode or are closed', async () => {
+    const { exitCode, stderr } = await py(`
+import io
+class Failing(io.StringIO):
+    def __init__(self, exc): super().__init__(); self.exc = exc
+    def write(self, s): raise self.exc
+for exc in [OSError(5, "EIO"), UnicodeEncodeError("ascii", "x", 0, 1, "nope"), ValueError("closed")]:
+    r = ProgressReporter(mode="json", stream=Failing(exc))
+    r.report_progress("s", 1, "m"); r.log("l"); r.result({"a": 1})
+closed = io.StringIO(); closed.close()
+r = ProgressReporter(mode="json", stream=closed)
+r.report_progress("s", 1, "m"); r.result({"a": 1})
+sys.stdout.close()
+r = ProgressReporter()
+r.report_progress("s", 1, "m"); r.result({"a": 1})
+sys.stderr.write("survived\\n")
+`, true);
+    expect(stderr).toBe('survived');
+    expect(exitCode).toBe(0);
+  });
+
+  it('shows human-readable progress on stderr when it is a terminal', async () => {
+    const { stdout, stderr } = await py(`
+import io
+class Tty(io.StringIO):
+    def isatty(self): return True
+err = Tty()
+r = ProgressReporter(err_stream=err)
+r.report_progress("analysis", 42, "Analysing AAPL", completed_items=3, total_items=7)
+r.log("hello")
+sys.stderr.write(err.getvalue())
+`, false);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('[analysis]  42.00% (3/7) Analysing AAPL');
+    expect(stderr).toContain('[info] hello');
+  });
+
+  it('wraps a non-object result and keeps one JSON line per call', async () => {
+    const { stdout } = await py(`
+r = ProgressReporter()
+r.result([1, 2])
+`, true);
+    const events = lines(stdout);
+    expect(events.map((e) => e.event_type)).toEqual(['log', 'result']);
+    expect(events[1]?.data).toEqual({ value: [1, 2] });
+  });
+});
