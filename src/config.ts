@@ -1,0 +1,118 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The environment, parsed once. Every problem is reported at once and the process refuses
+ * to start on bad configuration; the rest of the code receives a typed, frozen `Config`.
+ */
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const positiveNumber = () => z.coerce.number().positive();
+
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
+  MAX_CONCURRENT_RUNS: int(1, 256).default(2),
+  STRATEGIES_DIR: z.string().min(1).default('strategies'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Time a cancelled or timed-out run gets between SIGTERM and SIGKILL. */
+  CANCEL_GRACE_MS: int(0).default(5000),
+  /** Time running children get to finish when the server is asked to stop. */
+  SHUTDOWN_GRACE_MS: int(0).default(10_000),
+  /** Timeout for strategies whose manifest sets none; 0 means no timeout. */
+  DEFAULT_TIMEOUT_SECONDS: int(0).default(0),
+  /** A queued run waits while free memory is below this. */
+  MIN_FREE_MEMORY_MB: int(0).default(256),
+  /** A queued run waits while the 1-minute load average per core is above this. */
+  MAX_LOAD_PER_CPU: positiveNumber().default(8),
+  /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
+  MAX_LINE_BYTES: int(1024).default(1024 * 1024),
+  /** How long events wait to be persisted together; smaller is snappier, larger is cheaper. */
+  EVENT_FLUSH_MS: int(1, 5000).default(25),
+  /** How often the queue is re-checked when nothing signals it (other instances, load). */
+  QUEUE_POLL_MS: int(50).default(1000),
+  /** Open REST SSE streams allowed per run. */
+  SSE_MAX_STREAMS_PER_RUN: int(1).default(100),
+  /** Heartbeat comment interval on REST SSE streams. */
+  SSE_HEARTBEAT_MS: int(100, 15_000).default(15_000),
+  /** Largest request body accepted by the REST routes. */
+  MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  maxConcurrentRuns: number;
+  strategiesDirs: readonly string[];
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  cancelGraceMs: number;
+  shutdownGraceMs: number;
+  defaultTimeoutSeconds: number;
+  minFreeMemoryMb: number;
+  maxLoadPerCpu: number;
+  maxLineBytes: number;
+  eventFlushMs: number;
+  queuePollMs: number;
+  sseMaxStreamsPerRun: number;
+  sseHeartbeatMs: number;
+  maxBodyBytes: number;
+  /** `host:pid`, recorded as the owner of the runs this instance executes (read back at recovery). */
+  instanceId: string;
+}>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parses the environment; throws a `ConfigError` listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" for every variable (a common shell habit: FOO= npm start).
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    redisUrl: e.REDIS_URL,
+    maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    strategiesDirs: Object.freeze(
+      e.STRATEGIES_DIR.split(':')
+        .filter(Boolean)
+        .map((dir) => path.resolve(dir)),
+    ),
+    logLevel: e.LOG_LEVEL,
+    cancelGraceMs: e.CANCEL_GRACE_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    defaultTimeoutSeconds: e.DEFAULT_TIMEOUT_SECONDS,
+    minFreeMemoryMb: e.MIN_FREE_MEMORY_MB,
+    maxLoadPerCpu: e.MAX_LOAD_PER_CPU,
+    maxLineBytes: e.MAX_LINE_BYTES,
+    eventFlushMs: e.EVENT_FLUSH_MS,
+    queuePollMs: e.QUEUE_POLL_MS,
+    sseMaxStreamsPerRun: e.SSE_MAX_STREAMS_PER_RUN,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    instanceId: `${os.hostname()}:${process.pid}`,
+  });
+}

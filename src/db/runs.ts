@@ -1,0 +1,208 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import type { Database, RunRow, RunRowUpdate, RunStatusValue } from './database.js';
+
+/** The `runs` table: one function per operation, the database handle passed in. */
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface RunErrorRecord {
+  readonly code: string;
+  readonly message: string;
+  /** Last lines the process wrote on stderr, oldest first. */
+  readonly stderrTail: readonly string[];
+}
+
+/** A run as the rest of the service sees it: JSON-safe (ISO timestamps), so it can cross pub/sub. */
+export interface RunRecord {
+  readonly id: string;
+  readonly number: number;
+  readonly strategy: string;
+  readonly parameters: Record<string, unknown>;
+  readonly status: RunStatusValue;
+  readonly progressPercent: number | null;
+  readonly stage: string | null;
+  readonly message: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly exitCode: number | null;
+  readonly error: RunErrorRecord | null;
+  readonly result: unknown;
+  readonly timeoutSeconds: number | null;
+  readonly pid: number | null;
+  readonly owner: string | null;
+  readonly waitReason: string | null;
+  readonly heartbeatAt: string | null;
+  readonly lastSeq: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `id` can be a run id at all (anything else would make PostgreSQL raise). */
+export function isRunId(id: string): boolean {
+  return UUID.test(id);
+}
+
+const iso = (value: Date | string | null): string | null =>
+  value === null ? null : value instanceof Date ? value.toISOString() : new Date(value).toISOString();
+
+export function toRunRecord(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    number: Number(row.number),
+    strategy: row.strategy,
+    parameters: (row.parameters ?? {}) as Record<string, unknown>,
+    status: row.status,
+    progressPercent: row.progress_percent,
+    stage: row.stage,
+    message: row.message,
+    createdAt: iso(row.created_at)!,
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    exitCode: row.exit_code,
+    error: row.error_code
+      ? {
+          code: row.error_code,
+          message: row.error_message ?? row.error_code,
+          stderrTail: (row.stderr_tail as string[] | null) ?? [],
+        }
+      : null,
+    result: row.result ?? null,
+    timeoutSeconds: row.timeout_seconds,
+    pid: row.pid,
+    owner: row.owner,
+    waitReason: row.wait_reason,
+    heartbeatAt: iso(row.heartbeat_at),
+    lastSeq: row.last_seq,
+  };
+}
+
+export async function insertRun(
+  db: Db,
+  run: { strategy: string; parameters: Record<string, unknown>; timeoutSeconds: number | null },
+): Promise<RunRecord> {
+  const row = await db
+    .insertInto('runs')
+    .values({
+      strategy: run.strategy,
+      parameters: JSON.stringify(run.parameters),
+      status: 'QUEUED',
+      timeout_seconds: run.timeoutSeconds,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toRunRecord(row);
+}
+
+export async function findRun(db: Db, id: string): Promise<RunRecord | undefined> {
+  if (!isRunId(id)) return undefined;
+  const row = await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toRunRecord(row);
+}
+
+/** Locks the run's row for the rest of the transaction. */
+export async function lockRun(trx: Transaction<Database>, id: string): Promise<RunRecord | undefined> {
+  if (!isRunId(id)) return undefined;
+  const row = await trx.selectFrom('runs').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return row && toRunRecord(row);
+}
+
+export interface ListRunsFilter {
+  statuses?: readonly RunStatusValue[] | undefined;
+  strategy?: string | undefined;
+  /** Only runs older than this run number (the cursor). */
+  beforeNumber?: number | undefined;
+  limit: number;
+}
+
+/** Newest first. */
+export async function listRuns(db: Db, filter: ListRunsFilter): Promise<RunRecord[]> {
+  let query = db.selectFrom('runs').selectAll().orderBy('number', 'desc').limit(filter.limit);
+  if (filter.statuses?.length) query = query.where('status', 'in', filter.statuses);
+  if (filter.strategy !== undefined) query = query.where('strategy', '=', filter.strategy);
+  if (filter.beforeNumber !== undefined) query = query.where('number', '<', filter.beforeNumber);
+  const rows = await query.execute();
+  return rows.map(toRunRecord);
+}
+
+/** Locks the oldest queued run no other instance holds, or returns undefined. */
+export async function lockNextQueuedRun(trx: Transaction<Database>): Promise<RunRecord | undefined> {
+  const row = await trx
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', '=', 'QUEUED')
+    .orderBy('number')
+    .limit(1)
+    .forUpdate()
+    .skipLocked()
+    .executeTakeFirst();
+  return row && toRunRecord(row);
+}
+
+/** Applies `patch` only if the run is still in one of `from`; undefined when it was not. */
+export async function updateRunIfStatus(
+  db: Db,
+  id: string,
+  from: readonly RunStatusValue[],
+  patch: RunRowUpdate,
+): Promise<RunRecord | undefined> {
+  const row = await db
+    .updateTable('runs')
+    .set(patch)
+    .where('id', '=', id)
+    .where('status', 'in', from)
+    .returningAll()
+    .executeTakeFirst();
+  return row && toRunRecord(row);
+}
+
+export async function updateRun(db: Db, id: string, patch: RunRowUpdate): Promise<void> {
+  await db.updateTable('runs').set(patch).where('id', '=', id).execute();
+}
+
+/** 1-based place in the queue of a queued run (1 = next to start). */
+export async function queuePosition(db: Db, run: Pick<RunRecord, 'number'>): Promise<number> {
+  const { count } = await db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('status', '=', 'QUEUED')
+    .where('number', '<=', run.number)
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}
+
+export async function countRunsByStatus(db: Db, status: RunStatusValue): Promise<number> {
+  const { count } = await db
+    .selectFrom('runs')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('status', '=', status)
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}
+
+/** Records why queued runs are waiting (null: they are not held back by the machine). */
+export async function setQueuedWaitReason(db: Db, reason: string | null): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ wait_reason: reason })
+    .where('status', '=', 'QUEUED')
+    .where((eb) => (reason === null ? eb('wait_reason', 'is not', null) : eb('wait_reason', 'is distinct from', reason)))
+    .execute();
+}
+
+/** Runs some instance was executing (RUNNING or CANCELLING). */
+export async function listActiveRuns(db: Db): Promise<RunRecord[]> {
+  const rows = await db
+    .selectFrom('runs')
+    .selectAll()
+    .where('status', 'in', ['RUNNING', 'CANCELLING'])
+    .orderBy('number')
+    .execute();
+  return rows.map(toRunRecord);
+}
+
+/** Marks the runs this instance executes as alive, so other instances never reap them. */
+export async function touchHeartbeat(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('runs').set({ heartbeat_at: sql`now()` }).where('id', 'in', ids).execute();
+}

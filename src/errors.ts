@@ -1,0 +1,57 @@
+/**
+ * Typed errors shared by every layer. Each user-facing error carries a stable `code`
+ * that both faces map to their own wire format (GraphQL `extensions.code`, REST status + body).
+ * Anything that is not an `AppError` is unexpected and is masked before it reaches a client.
+ */
+
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'TOO_MANY_STREAMS'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'SUBSCRIPTION_FAILED'
+  | 'INTERNAL_SERVER_ERROR';
+
+/** One field-level problem, e.g. `{ field: "parameters.rsi_max", message: "must be <= 100" }`. */
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+export class AppError extends Error {
+  override readonly name: string = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: readonly FieldProblem[],
+  ) {
+    super(message);
+  }
+}
+
+export class BadUserInputError extends AppError {
+  override readonly name = 'BadUserInputError';
+  constructor(message: string, details?: readonly FieldProblem[]) {
+    super('BAD_USER_INPUT', message, details);
+  }
+}
+
+export class NotFoundError extends AppError {
+  override readonly name = 'NotFoundError';
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  override readonly name = 'ConflictError';
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

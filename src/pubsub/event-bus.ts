@@ -1,0 +1,74 @@
+import type { RunRecord } from '../db/runs.js';
+import type { StoredEvent } from '../db/run-events.js';
+
+/**
+ * Fan-out of "something new happened" between the parts of one instance and, with Redis,
+ * between instances. It is at-most-once (STACK.md pitfall 6): PostgreSQL holds the truth, so a
+ * listener that detects a gap reads the missing events from the database.
+ */
+export interface BusMessages {
+  /** Freshly persisted events of one run, oldest first. */
+  runEvents: readonly StoredEvent[];
+  /** A run's new state after a status change. */
+  runUpdated: RunRecord;
+  /** Ask the instance executing `runId` to stop it. */
+  cancelRequested: { runId: string };
+  /** A run was queued or a slot may have opened: schedulers should look at the queue. */
+  queueChanged: Record<string, never>;
+}
+
+export type BusTopic = keyof BusMessages;
+
+export interface EventBus {
+  publish<T extends BusTopic>(topic: T, key: string, message: BusMessages[T]): void;
+  /** Registers synchronously; the returned function unregisters. */
+  subscribe<T extends BusTopic>(topic: T, key: string, listener: (message: BusMessages[T]) => void): () => void;
+  /** Number of listeners currently registered (used by tests to prove nothing leaks). */
+  listenerCount(): number;
+  close(): Promise<void>;
+}
+
+/** Anything with the EventTarget surface: Node's own, or yoga's Redis event target. */
+export interface MessageTarget {
+  addEventListener(type: string, callback: (event: CustomEvent) => void): void;
+  removeEventListener(type: string, callback: (event: CustomEvent) => void): void;
+  dispatchEvent(event: CustomEvent): boolean;
+}
+
+const channel = (topic: BusTopic, key: string) => (key ? `sr:${topic}:${key}` : `sr:${topic}`);
+
+export function createEventBus(target: MessageTarget, onClose: () => Promise<void> = async () => {}): EventBus {
+  let listeners = 0;
+  return {
+    publish(topic, key, message) {
+      target.dispatchEvent(new CustomEvent(channel(topic, key), { detail: message }));
+    },
+    subscribe(topic, key, listener) {
+      const callback = (event: CustomEvent) => {
+        // A throwing listener must not break delivery to the others, nor the publisher.
+        try {
+          listener(event.detail);
+        } catch {
+          /* listeners handle their own errors; nothing to do here */
+        }
+      };
+      const name = channel(topic, key);
+      target.addEventListener(name, callback);
+      listeners += 1;
+      let active = true;
+      return () => {
+        if (!active) return;
+        active = false;
+        listeners -= 1;
+        target.removeEventListener(name, callback);
+      };
+    },
+    listenerCount: () => listeners,
+    close: onClose,
+  };
+}
+
+/** One process: plain in-memory dispatch. */
+export function createInProcessEventBus(): EventBus {
+  return createEventBus(new EventTarget() as unknown as MessageTarget);
+}

@@ -1,0 +1,15 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import type { EventBus } from '../pubsub/event-bus.js';
+import type { Runner } from '../runner/runner.js';
+
+/** Everything a resolver may use, created once in `src/app.ts` (tests build their own). */
+export interface AppContext {
+  readonly db: Kysely<Database>;
+  readonly bus: EventBus;
+  readonly runner: Runner;
+  readonly config: Config;
+  readonly log: Logger;
+}

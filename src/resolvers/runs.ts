@@ -1,0 +1,89 @@
+import type { RunStatusValue } from '../db/database.js';
+import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
+import { BadUserInputError, NotFoundError } from '../errors.js';
+import type { AppContext } from './context.js';
+
+/** Runs: starting, cancelling, reading. Shared by the GraphQL schema and the REST routes. */
+
+export function executeStrategy(
+  ctx: AppContext,
+  input: { strategy: string; parameters?: unknown },
+): Promise<RunRecord> {
+  return ctx.runner.submit(input.strategy, input.parameters ?? {});
+}
+
+export function cancelRun(ctx: AppContext, args: { id: string }): Promise<RunRecord> {
+  return ctx.runner.cancel(args.id);
+}
+
+export async function findRunById(ctx: AppContext, args: { id: string }): Promise<RunRecord | null> {
+  return (await findRun(ctx.db, args.id)) ?? null;
+}
+
+/** @throws NotFoundError */
+export async function getRun(ctx: AppContext, args: { id: string }): Promise<RunRecord> {
+  const run = await findRun(ctx.db, args.id);
+  if (!run) throw new NotFoundError(`No run with id "${args.id}"`);
+  return run;
+}
+
+export interface RunPage {
+  readonly runs: RunRecord[];
+  readonly hasNextPage: boolean;
+  /** Cursor of the last run in the page. */
+  readonly endCursor: string | null;
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+/** Newest first; `after` is the cursor of the last run already seen. */
+export async function listRuns(
+  ctx: AppContext,
+  args: { status?: readonly RunStatusValue[] | null; strategy?: string | null; first?: number | null; after?: string | null },
+): Promise<RunPage> {
+  const first = args.first ?? 20;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw new BadUserInputError(`first must be between 1 and ${MAX_PAGE_SIZE}`, [
+      { field: 'first', message: `must be between 1 and ${MAX_PAGE_SIZE}` },
+    ]);
+  }
+  const beforeNumber = args.after ? decodeCursor(args.after) : undefined;
+  const rows = await listRunRows(ctx.db, {
+    statuses: args.status ?? undefined,
+    strategy: args.strategy ?? undefined,
+    beforeNumber,
+    limit: first + 1,
+  });
+  const runs = rows.slice(0, first);
+  return { runs, hasNextPage: rows.length > first, endCursor: runs.length ? encodeCursor(runs.at(-1)!) : null };
+}
+
+export function encodeCursor(run: Pick<RunRecord, 'number'>): string {
+  return Buffer.from(`run:${run.number}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^run:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw new BadUserInputError('after is not a cursor returned by this API', [{ field: 'after', message: 'unknown cursor' }]);
+  return Number(match[1]);
+}
+
+export interface QueueInfo {
+  /** 1 = next to start; null once the run has left the queue. */
+  readonly position: number | null;
+  /** Why it has not started yet. */
+  readonly waitReason: string | null;
+}
+
+export async function queueInfo(ctx: AppContext, run: RunRecord): Promise<QueueInfo> {
+  if (run.status !== 'QUEUED') return { position: null, waitReason: null };
+  const position = await queuePosition(ctx.db, run);
+  return {
+    position,
+    waitReason:
+      run.waitReason ??
+      (position === 1
+        ? `Waiting for a free slot (at most ${ctx.config.maxConcurrentRuns} runs at once)`
+        : `Waiting behind ${position - 1} queued run${position === 2 ? '' : 's'}`),
+  };
+}

@@ -1,0 +1,93 @@
+import type { Kysely } from 'kysely';
+import type { Database, RunRowUpdate } from '../db/database.js';
+import { appendRunEvents, type EventDraft } from '../db/run-events.js';
+import type { EventBus } from '../pubsub/event-bus.js';
+import type { Logger } from '../logger.js';
+
+export interface EventWriterOptions {
+  /** How long an event may wait so that it is stored together with the next ones. */
+  flushMs: number;
+  /** Above this many unsaved events, `push` asks the producer to pause. @default 5000 */
+  highWaterMark?: number;
+}
+
+/**
+ * The single writer of one running run's events. Events are collected for `flushMs`, then
+ * stored in one transaction (sequence numbers, rows, the run's progress snapshot and result)
+ * and published only after the commit. Flushes never overlap, so `seq` follows arrival order.
+ */
+export class RunEventWriter {
+  private pending: EventDraft[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private drainWaiters: Array<() => void> = [];
+  private readonly highWaterMark: number;
+
+  constructor(
+    private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger },
+    private readonly runId: string,
+    private readonly options: EventWriterOptions,
+  ) {
+    this.highWaterMark = options.highWaterMark ?? 5000;
+  }
+
+  /** Queues an event; false means "too much is waiting: pause until `drained()`". */
+  push(event: EventDraft): boolean {
+    this.pending.push(event);
+    this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    return this.pending.length < this.highWaterMark;
+  }
+
+  /** Resolves once the backlog is below the high-water mark. */
+  drained(): Promise<void> {
+    if (this.pending.length < this.highWaterMark) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Stores (then publishes) everything pushed so far. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flushing = this.flushing.then(() => this.writePending());
+    return this.flushing;
+  }
+
+  private async writePending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        const events = await this.deps.db.transaction().execute(async (trx) => {
+          const stored = await appendRunEvents(trx, this.runId, batch);
+          const snapshot = snapshotOf(batch);
+          if (snapshot) await trx.updateTable('runs').set(snapshot).where('id', '=', this.runId).execute();
+          return stored;
+        });
+        this.deps.bus.publish('runEvents', this.runId, events);
+      } catch (error) {
+        // Keep the events and try again shortly: they are the run's history.
+        this.deps.log.error({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; retrying');
+        this.pending = batch.concat(this.pending);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      if (this.pending.length < this.highWaterMark) {
+        for (const wake of this.drainWaiters.splice(0)) wake();
+      }
+    }
+  }
+}
+
+/** The run's latest progress and its result, from a batch of events. */
+function snapshotOf(batch: readonly EventDraft[]): RunRowUpdate | undefined {
+  const patch: RunRowUpdate = {};
+  for (const event of batch) {
+    if (event.event_type === 'progress') {
+      if (typeof event.progress_percent === 'number') patch.progress_percent = event.progress_percent;
+      if (typeof event.stage === 'string') patch.stage = event.stage;
+      if (typeof event.message === 'string') patch.message = event.message;
+    } else if (event.event_type === 'result') {
+      patch.result = JSON.stringify(event.data ?? null);
+    }
+  }
+  return Object.keys(patch).length > 0 ? patch : undefined;
+}

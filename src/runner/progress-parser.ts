@@ -1,0 +1,87 @@
+import type { EventDraft } from '../db/run-events.js';
+import type { Line } from './line-splitter.js';
+
+/**
+ * Turns one line a strategy wrote into an event (CONTRACT §2). Pure: no I/O, no clock of its
+ * own. A JSON object with a known `event_type` becomes that event with its fields checked and
+ * normalised; anything else becomes a `log` event carrying the text, so nothing is lost.
+ */
+
+const SCRIPT_EVENT_TYPES = new Set(['progress', 'log', 'result', 'error']);
+const LOG_LEVELS = new Set(['debug', 'info', 'warning', 'error']);
+
+export function parseStdoutLine(line: Line, now: Date): EventDraft {
+  const text = line.text;
+  if (line.truncated) {
+    const isResult = /^\s*\{\s*"event_type"\s*:\s*"result"/.test(text);
+    return {
+      event_type: isResult ? 'error' : 'log',
+      timestamp: now.toISOString(),
+      level: isResult ? 'error' : 'warning',
+      message: isResult
+        ? `result line exceeded the size limit (${text.length} characters kept); the result was dropped`
+        : `${text.slice(0, 2000)}… [line truncated: longer than the size limit]`,
+    };
+  }
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      value = undefined;
+    }
+    if (isPlainObject(value) && typeof value.event_type === 'string' && SCRIPT_EVENT_TYPES.has(value.event_type)) {
+      return normaliseEvent(value, now);
+    }
+  }
+  return logEvent(text, 'info', now);
+}
+
+export function parseStderrLine(line: Line, now: Date): EventDraft {
+  return logEvent(line.truncated ? `${line.text.slice(0, 2000)}… [line truncated]` : line.text, 'error', now);
+}
+
+function logEvent(message: string, level: string, now: Date): EventDraft {
+  return { event_type: 'log', timestamp: now.toISOString(), level, message };
+}
+
+function normaliseEvent(raw: Record<string, unknown>, now: Date): EventDraft {
+  const type = raw.event_type as string;
+  const event: Record<string, unknown> = { event_type: type, timestamp: timestampOf(raw.timestamp, now) };
+  const text = (key: string) => {
+    if (typeof raw[key] === 'string') event[key] = raw[key];
+    else if (typeof raw[key] === 'number' || typeof raw[key] === 'boolean') event[key] = String(raw[key]);
+  };
+  const count = (key: string) => {
+    const n = raw[key];
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) event[key] = Math.floor(n);
+  };
+  text('stage');
+  text('message');
+  text('current_item');
+  count('total_items');
+  count('completed_items');
+  if (typeof raw.progress_percent === 'number' && Number.isFinite(raw.progress_percent)) {
+    event.progress_percent = Math.min(100, Math.max(0, raw.progress_percent));
+  }
+  if (isPlainObject(raw.metrics)) event.metrics = raw.metrics;
+  if (type === 'log' || type === 'error') {
+    event.level = typeof raw.level === 'string' && LOG_LEVELS.has(raw.level) ? raw.level : type === 'error' ? 'error' : 'info';
+  }
+  if (type === 'result') event.data = raw.data ?? null;
+  if (type === 'error' && 'data' in raw) event.data = raw.data;
+  return event as EventDraft;
+}
+
+function timestampOf(value: unknown, now: Date): string {
+  if (typeof value === 'string') {
+    const parsed = new Date(value);
+    if (!Number.isNaN(parsed.getTime())) return parsed.toISOString();
+  }
+  return now.toISOString();
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,178 @@
+import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { EventDraft } from '../db/run-events.js';
+import { type RunRecord, updateRun } from '../db/runs.js';
+import type { Logger } from '../logger.js';
+import type { EventBus } from '../pubsub/event-bus.js';
+import { childEnvironment, signalProcessGroup, spawnStrategyProcess, terminateProcessGroup } from './child-process.js';
+import { RunEventWriter } from './event-writer.js';
+import { LineSplitter } from './line-splitter.js';
+import { ProgressMetrics } from './progress-metrics.js';
+import { parseStderrLine, parseStdoutLine } from './progress-parser.js';
+import { transitionRun, type TransitionDetails } from './run-state.js';
+import type { Strategy } from './strategy-registry.js';
+
+export interface ExecutionDeps {
+  db: Kysely<Database>;
+  bus: EventBus;
+  log: Logger;
+  config: Config;
+}
+
+/** Why a run is being stopped early; decides its final status. */
+type StopReason = 'cancel' | 'timeout' | 'shutdown';
+
+const STDERR_TAIL_LINES = 20;
+
+/**
+ * One claimed run, from spawn to terminal status. Output lines become events through the run's
+ * single writer; the process group is always gone before the final status is written.
+ */
+export class RunExecution {
+  private stopReason: StopReason | undefined;
+  private pid: number | undefined;
+  private readonly stderrTail: string[] = [];
+  private readonly writer: RunEventWriter;
+  private readonly metrics = new ProgressMetrics();
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly deps: ExecutionDeps,
+    readonly run: RunRecord,
+    private readonly strategy: Strategy,
+  ) {
+    this.writer = new RunEventWriter(deps, run.id, { flushMs: deps.config.eventFlushMs });
+    this.done = this.execute().catch((error) => {
+      deps.log.error({ err: error, runId: run.id }, 'run execution failed unexpectedly');
+    });
+  }
+
+  /** Stops the run: `cancel` ends CANCELLED, `timeout` FAILED/TIMEOUT, `shutdown` FAILED/INTERRUPTED. */
+  stop(reason: StopReason): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    if (this.pid !== undefined) void terminateProcessGroup(this.pid, this.deps.config.cancelGraceMs);
+  }
+
+  private async execute(): Promise<void> {
+    const { config, log } = this.deps;
+    const timeoutSeconds = this.run.timeoutSeconds ?? 0;
+    const child = spawnStrategyProcess({
+      command: this.strategy.command,
+      args: ['--params-json', JSON.stringify(this.run.parameters)],
+      cwd: this.strategy.directory,
+      env: childEnvironment({ STRATEGY_PROGRESS: 'json', STRATEGY_RUN_ID: this.run.id }),
+    });
+    this.pid = child.pid;
+    const timer =
+      timeoutSeconds > 0 ? setTimeout(() => this.stop('timeout'), timeoutSeconds * 1000) : undefined;
+
+    if (child.pid !== undefined) {
+      await updateRun(this.deps.db, this.run.id, { pid: child.pid });
+      // A stop requested before the pid was known.
+      if (this.stopReason) void terminateProcessGroup(child.pid, config.cancelGraceMs);
+    }
+
+    const streams = [
+      this.consume(child.stdout, (line, now) => parseStdoutLine(line, now)),
+      this.consume(child.stderr, (line, now) => {
+        this.stderrTail.push(line.text.slice(0, 1000));
+        if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+        return parseStderrLine(line, now);
+      }),
+    ];
+
+    // The direct child's exit ends the run; leftovers of its group are then killed so that a
+    // grandchild holding the pipes cannot keep it "alive" (STACK.md pitfall 3).
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>(
+      (resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
+      },
+    );
+    clearTimeout(timer);
+    if (child.pid !== undefined) signalProcessGroup(child.pid, 'SIGKILL');
+    // Pipes close once every holder is dead; only a process that left the group could keep them.
+    const drained = await Promise.race([
+      Promise.all(streams).then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
+    ]);
+    if (!drained) log.warn({ runId: this.run.id }, 'output pipes still open 10 s after exit; ignoring the rest');
+    void child.catch(() => {}); // settled by execa; nothing more to learn from it
+    await this.writer.flush();
+
+    const outcome = this.outcome(exit);
+    log.info({ runId: this.run.id, strategy: this.run.strategy, status: outcome.status, exit }, 'run finished');
+    await this.finish(outcome.status, outcome.details);
+  }
+
+  private outcome(exit: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }): {
+    status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
+    details: TransitionDetails;
+  } {
+    const stderrTail = [...this.stderrTail];
+    if (this.stopReason === 'cancel') return { status: 'CANCELLED', details: { message: 'Cancelled', exitCode: exit.code } };
+    if (this.stopReason === 'timeout') {
+      const message = `Timed out after ${this.run.timeoutSeconds} s`;
+      return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'TIMEOUT', message, stderrTail } } };
+    }
+    if (this.stopReason === 'shutdown') {
+      const message = 'Interrupted: the server shut down while the run was in progress';
+      return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'INTERRUPTED', message, stderrTail } } };
+    }
+    if (exit.spawnError) {
+      const message = `Could not start \`${this.strategy.command.join(' ')}\`: ${exit.spawnError.message}`;
+      return { status: 'FAILED', details: { message, exitCode: null, error: { code: 'SPAWN_FAILED', message, stderrTail } } };
+    }
+    if (exit.code === 0) return { status: 'COMPLETED', details: { message: 'Completed', exitCode: 0 } };
+    const how = exit.code !== null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`;
+    const last = stderrTail.at(-1);
+    const message = `The strategy ${how}${last ? `: ${last}` : ''}`;
+    return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'EXIT_CODE', message, stderrTail } } };
+  }
+
+  private async finish(status: 'COMPLETED' | 'FAILED' | 'CANCELLED', details: TransitionDetails): Promise<void> {
+    // A cancel moved the run to CANCELLING first; everything else finishes from RUNNING.
+    let transition = await transitionRun(this.deps, this.run.id, status, details);
+    if (!transition && status !== 'CANCELLED') {
+      // Cancelled while it was exiting on its own: the user's cancel wins.
+      transition = await transitionRun(this.deps, this.run.id, 'CANCELLED', { message: 'Cancelled', exitCode: details.exitCode ?? null });
+    }
+  }
+
+  /** Reads a stream line by line into the writer, pausing it while the writer is backed up. */
+  private consume(
+    stream: NodeJS.ReadableStream | null,
+    toEvent: (line: { text: string; truncated: boolean }, now: Date) => EventDraft,
+  ): Promise<void> {
+    if (!stream) return Promise.resolve();
+    const splitter = new LineSplitter(this.deps.config.maxLineBytes);
+    const accept = (line: { text: string; truncated: boolean }): boolean => {
+      const now = new Date();
+      return this.writer.push(this.metrics.enrich(toEvent(line, now), now.getTime()));
+    };
+    return new Promise((resolve) => {
+      stream.on('data', (chunk: Buffer) => {
+        let ok = true;
+        for (const line of splitter.push(chunk)) ok = accept(line) && ok;
+        if (!ok) {
+          stream.pause();
+          void this.writer.flush();
+          void this.writer.drained().then(() => stream.resume());
+        }
+      });
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        const last = splitter.end();
+        if (last) accept(last);
+        resolve();
+      };
+      stream.once('end', end);
+      stream.once('close', end);
+      stream.once('error', end);
+    });
+  }
+}

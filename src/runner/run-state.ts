@@ -1,0 +1,116 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, RunRowUpdate, RunStatusValue } from '../db/database.js';
+import { appendRunEvents, type StoredEvent } from '../db/run-events.js';
+import { lockRun, type RunRecord } from '../db/runs.js';
+import type { EventBus } from '../pubsub/event-bus.js';
+
+/**
+ * The run lifecycle, and the only place a run's status changes.
+ *
+ *   QUEUED     → RUNNING     a scheduler claimed it
+ *   QUEUED     → CANCELLED   cancelled before it started
+ *   RUNNING    → COMPLETED   the script exited 0
+ *   RUNNING    → FAILED      non-zero exit, TIMEOUT, SPAWN_FAILED, INTERRUPTED (server died/stopped)
+ *   RUNNING    → CANCELLING  cancel requested; the process group is being stopped
+ *   CANCELLING → CANCELLED   the process group is gone
+ *   CANCELLING → FAILED      INTERRUPTED: the server died while cancelling
+ *
+ * Every transition is persisted (row update + `status` event, one transaction) and only then
+ * published, so a client never sees a state the database does not hold.
+ */
+
+export const TERMINAL_STATUSES: readonly RunStatusValue[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+const ALLOWED: Record<RunStatusValue, readonly RunStatusValue[]> = {
+  QUEUED: ['RUNNING', 'CANCELLED'],
+  RUNNING: ['COMPLETED', 'FAILED', 'CANCELLING'],
+  CANCELLING: ['CANCELLED', 'FAILED'],
+  COMPLETED: [],
+  FAILED: [],
+  CANCELLED: [],
+};
+
+export function isTerminal(status: RunStatusValue): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: RunStatusValue, to: RunStatusValue): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+export interface TransitionDetails {
+  /** Shown on the run and in the status event. */
+  message?: string;
+  error?: { code: string; message: string; stderrTail?: readonly string[] };
+  exitCode?: number | null;
+  /** Other columns to set with the status (owner, pid, started_at, …). */
+  patch?: RunRowUpdate;
+}
+
+export interface Transition {
+  readonly run: RunRecord;
+  readonly event: StoredEvent;
+}
+
+/**
+ * Moves a locked run to `to` inside `trx`. Returns undefined (and changes nothing) when the
+ * run does not exist or its current status does not allow the move.
+ */
+export async function applyTransition(
+  trx: Transaction<Database>,
+  runId: string,
+  to: RunStatusValue,
+  details: TransitionDetails = {},
+): Promise<Transition | undefined> {
+  const current = await lockRun(trx, runId);
+  if (!current || !canTransition(current.status, to)) return undefined;
+  const now = new Date();
+  const terminal = isTerminal(to);
+  const patch: RunRowUpdate = {
+    ...details.patch,
+    status: to,
+    wait_reason: null,
+    ...(details.message !== undefined ? { message: details.message } : {}),
+    ...(details.exitCode !== undefined ? { exit_code: details.exitCode } : {}),
+    ...(details.error
+      ? {
+          error_code: details.error.code,
+          error_message: details.error.message,
+          stderr_tail: JSON.stringify(details.error.stderrTail ?? []),
+        }
+      : {}),
+    ...(terminal ? { finished_at: now, heartbeat_at: null } : {}),
+    ...(to === 'COMPLETED' ? { progress_percent: 100 } : {}),
+  };
+  await trx.updateTable('runs').set(patch).where('id', '=', runId).execute();
+  const [event] = await appendRunEvents(trx, runId, [
+    {
+      event_type: 'status',
+      timestamp: now.toISOString(),
+      status: to.toLowerCase(),
+      ...(details.message !== undefined ? { message: details.message } : {}),
+      ...(details.exitCode !== undefined && details.exitCode !== null ? { exit_code: details.exitCode } : {}),
+      ...(details.error ? { error: { code: details.error.code, message: details.error.message } } : {}),
+    },
+  ]);
+  const run = await lockRun(trx, runId);
+  return { run: run!, event: event! };
+}
+
+/** Tells every listener about a committed transition. */
+export function publishTransition(bus: EventBus, transition: Transition): void {
+  bus.publish('runEvents', transition.run.id, [transition.event]);
+  bus.publish('runUpdated', '', transition.run);
+}
+
+/** `applyTransition` in its own transaction, published after commit. */
+export async function transitionRun(
+  deps: { db: Kysely<Database>; bus: EventBus },
+  runId: string,
+  to: RunStatusValue,
+  details: TransitionDetails = {},
+): Promise<Transition | undefined> {
+  const transition = await deps.db.transaction().execute((trx) => applyTransition(trx, runId, to, details));
+  if (transition) publishTransition(deps.bus, transition);
+  return transition;
+}

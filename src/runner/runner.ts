@@ -1,0 +1,96 @@
+import { ConflictError, NotFoundError } from '../errors.js';
+import { appendRunEvents } from '../db/run-events.js';
+import { findRun, insertRun, type RunRecord } from '../db/runs.js';
+import { recoverInterruptedRuns } from './recovery.js';
+import type { ExecutionDeps } from './run-execution.js';
+import { isTerminal, publishTransition, transitionRun } from './run-state.js';
+import { Scheduler } from './scheduler.js';
+import type { StrategyRegistry } from './strategy-registry.js';
+
+/**
+ * What the rest of the service may ask of the run engine: queue a run, cancel one, start and
+ * stop. Everything else (scheduling, processes, event writing) stays inside `src/runner`.
+ */
+export class Runner {
+  private readonly scheduler: Scheduler;
+
+  constructor(
+    private readonly deps: ExecutionDeps & { registry: StrategyRegistry },
+    scheduler?: Scheduler,
+  ) {
+    this.scheduler = scheduler ?? new Scheduler(deps);
+  }
+
+  get registry(): StrategyRegistry {
+    return this.deps.registry;
+  }
+
+  /** Recovers runs a dead server left behind, then starts taking queued runs. */
+  async start(): Promise<void> {
+    await recoverInterruptedRuns(this.deps);
+    this.scheduler.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler.stop(this.deps.config.shutdownGraceMs);
+  }
+
+  /**
+   * Validates and queues a run. Its first event (seq 1) is the `queued` status.
+   * @throws NotFoundError, BadUserInputError
+   */
+  async submit(strategyName: string, parameters: unknown): Promise<RunRecord> {
+    const { registry, config, db, bus } = this.deps;
+    const strategy = registry.get(strategyName);
+    const validated = registry.validateParameters(strategyName, parameters);
+    const timeoutSeconds = strategy.timeoutSeconds ?? (config.defaultTimeoutSeconds || null);
+    const { run, event } = await db.transaction().execute(async (trx) => {
+      const inserted = await insertRun(trx, { strategy: strategy.name, parameters: validated, timeoutSeconds });
+      const [queued] = await appendRunEvents(trx, inserted.id, [
+        { event_type: 'status', timestamp: inserted.createdAt, status: 'queued', message: 'Queued' },
+      ]);
+      return { run: { ...inserted, lastSeq: 1 }, event: queued! };
+    });
+    publishTransition(bus, { run, event });
+    bus.publish('queueChanged', '', {});
+    return run;
+  }
+
+  /**
+   * Queued: CANCELLED at once. Running: CANCELLING, then the process group is stopped
+   * (SIGTERM, SIGKILL after the grace period) and the run ends CANCELLED.
+   * @throws NotFoundError, ConflictError when the run has already finished
+   */
+  async cancel(runId: string): Promise<RunRecord> {
+    const { db, bus } = this.deps;
+    for (;;) {
+      const run = await findRun(db, runId);
+      if (!run) throw new NotFoundError(`No run with id "${runId}"`);
+      if (isTerminal(run.status)) {
+        throw new ConflictError(`Run ${runId} has already finished (${run.status.toLowerCase()}); there is nothing to cancel`);
+      }
+      if (run.status === 'CANCELLING') {
+        this.stopEverywhere(runId);
+        return run;
+      }
+      const to = run.status === 'QUEUED' ? 'CANCELLED' : 'CANCELLING';
+      const transition = await transitionRun(this.deps, runId, to, {
+        message: to === 'CANCELLED' ? 'Cancelled before it started' : 'Cancelling',
+      });
+      // Lost a race (claimed or finished meanwhile): look again.
+      if (!transition) continue;
+      if (to === 'CANCELLING') this.stopEverywhere(runId);
+      else bus.publish('queueChanged', '', {});
+      return transition.run;
+    }
+  }
+
+  /** Runs executing in this instance. */
+  get activeRunIds(): string[] {
+    return this.scheduler.activeRunIds;
+  }
+
+  private stopEverywhere(runId: string): void {
+    if (!this.scheduler.stopLocal(runId, 'cancel')) this.deps.bus.publish('cancelRequested', '', { runId });
+  }
+}

@@ -1,0 +1,158 @@
+import os from 'node:os';
+import { lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
+import { RunExecution, type ExecutionDeps } from './run-execution.js';
+import { applyTransition, publishTransition, transitionRun } from './run-state.js';
+import type { StrategyRegistry } from './strategy-registry.js';
+
+/**
+ * Takes queued runs oldest first and executes at most `maxConcurrentRuns` at once. The queue
+ * lives in PostgreSQL: a run is claimed with FOR UPDATE SKIP LOCKED, so several instances can
+ * share one queue. A run waits while the machine is short of memory or overloaded, and the
+ * reason is written on the queued runs for clients to see.
+ */
+export class Scheduler {
+  private readonly active = new Map<string, RunExecution>();
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopping = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private waitReason: string | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly deps: ExecutionDeps & { registry: StrategyRegistry },
+    /** Free memory and load, replaceable in tests. */
+    private readonly machine: () => { freeMemoryMb: number; loadPerCpu: number } = measureMachine,
+  ) {}
+
+  start(): void {
+    const { bus, config } = this.deps;
+    this.unsubscribe.push(
+      bus.subscribe('queueChanged', '', () => this.poke()),
+      bus.subscribe('cancelRequested', '', ({ runId }) => this.active.get(runId)?.stop('cancel')),
+    );
+    this.pollTimer = setInterval(() => this.poke(), config.queuePollMs);
+    this.heartbeatTimer = setInterval(() => {
+      touchHeartbeat(this.deps.db, [...this.active.keys()]).catch((err) =>
+        this.deps.log.warn({ err }, 'heartbeat failed'),
+      );
+    }, 10_000);
+    this.poke();
+  }
+
+  /** Runs executing in this instance. */
+  get activeRunIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Stops a run executing here; false if it is not ours. */
+  stopLocal(runId: string, reason: 'cancel' | 'timeout' | 'shutdown'): boolean {
+    const execution = this.active.get(runId);
+    execution?.stop(reason);
+    return execution !== undefined;
+  }
+
+  /** Looks at the queue soon; calls made while a look is under way are merged into one more. */
+  poke(): void {
+    if (this.stopping) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = this.fill()
+      .catch((err) => this.deps.log.error({ err }, 'scheduling failed'))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  private async fill(): Promise<void> {
+    const { config } = this.deps;
+    while (!this.stopping && this.active.size < config.maxConcurrentRuns) {
+      if (await this.machineBusy()) return;
+      const claimed = await this.deps.db.transaction().execute(async (trx) => {
+        const next = await lockNextQueuedRun(trx);
+        if (!next) return undefined;
+        let strategy;
+        try {
+          strategy = this.deps.registry.get(next.strategy);
+        } catch {
+          return { next, strategy: undefined, transition: undefined };
+        }
+        const transition = await applyTransition(trx, next.id, 'RUNNING', {
+          message: 'Running',
+          patch: { started_at: new Date(), owner: config.instanceId, heartbeat_at: new Date() },
+        });
+        return { next, strategy, transition };
+      });
+      if (!claimed) return;
+      if (!claimed.strategy) {
+        // Queued before a restart that lost its manifest: it can never run.
+        const message = `Strategy "${claimed.next.strategy}" is no longer registered`;
+        await transitionRun(this.deps, claimed.next.id, 'RUNNING', { patch: { started_at: new Date() } });
+        await transitionRun(this.deps, claimed.next.id, 'FAILED', { message, error: { code: 'SPAWN_FAILED', message } });
+        continue;
+      }
+      publishTransition(this.deps.bus, claimed.transition!);
+      const run = claimed.transition!.run;
+      const execution = new RunExecution(this.deps, run, claimed.strategy);
+      this.active.set(run.id, execution);
+      void execution.done.finally(() => {
+        this.active.delete(run.id);
+        // A slot opened, here and perhaps for other instances' queued runs.
+        this.poke();
+      });
+    }
+  }
+
+  private async machineBusy(): Promise<boolean> {
+    const { config } = this.deps;
+    const { freeMemoryMb, loadPerCpu } = this.machine();
+    let reason: string | null = null;
+    if (freeMemoryMb < config.minFreeMemoryMb) {
+      reason = `Waiting for memory: ${Math.round(freeMemoryMb)} MB free, ${config.minFreeMemoryMb} MB needed to start a run`;
+    } else if (loadPerCpu > config.maxLoadPerCpu) {
+      reason = `Waiting for the machine: load ${loadPerCpu.toFixed(2)} per core is above ${config.maxLoadPerCpu}`;
+    }
+    if (reason !== this.waitReason) {
+      this.waitReason = reason;
+      if (reason) this.deps.log.warn(reason);
+      await setQueuedWaitReason(this.deps.db, reason);
+    } else if (reason) {
+      // Newly queued runs get the reason too.
+      await setQueuedWaitReason(this.deps.db, reason);
+    }
+    return reason !== null;
+  }
+
+  /**
+   * Stops claiming, gives running children `graceMs` to finish, then stops the rest
+   * (they end FAILED / INTERRUPTED) and waits for their final status to be stored.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.heartbeatTimer);
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.ticking;
+    const all = () => Promise.all([...this.active.values()].map((e) => e.done));
+    const finished = await Promise.race([
+      all().then(() => true),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
+    ]);
+    if (!finished) {
+      for (const execution of this.active.values()) execution.stop('shutdown');
+      await all();
+    }
+  }
+}
+
+function measureMachine(): { freeMemoryMb: number; loadPerCpu: number } {
+  // availableParallelism counts the cores this process may use (containers included).
+  return { freeMemoryMb: os.freemem() / 1024 / 1024, loadPerCpu: os.loadavg()[0]! / os.availableParallelism() };
+}

@@ -1,0 +1,188 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { execa } from 'execa';
+import { z } from 'zod';
+import { BadUserInputError, type FieldProblem, NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { childEnvironment } from './child-process.js';
+
+/**
+ * The strategies that may run: one manifest `NAME.strategy.json` each, found in the folders of
+ * STRATEGIES_DIR (CONTRACT §2). A broken manifest is reported and skipped; it never takes the
+ * service down. Parameters are validated here, defaults applied, before anything is queued.
+ */
+
+const MANIFEST_SUFFIX = '.strategy.json';
+
+const ManifestSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, "_", "." or "-" (at most 100)'),
+  description: z.string().default(''),
+  command: z.array(z.string().min(1)).min(1, 'needs at least the program to run'),
+  parameters_schema: z.record(z.string(), z.unknown()).optional(),
+  timeout_seconds: z.number().int().positive().optional(),
+});
+
+export interface Strategy {
+  readonly name: string;
+  readonly description: string;
+  readonly command: readonly string[];
+  /** The manifest's folder: the command runs from there. */
+  readonly directory: string;
+  readonly parametersSchema: Readonly<Record<string, unknown>>;
+  readonly timeoutSeconds: number | undefined;
+}
+
+export interface ManifestProblem {
+  readonly file: string;
+  readonly message: string;
+}
+
+export class StrategyRegistry {
+  private constructor(
+    private readonly strategies: ReadonlyMap<string, { strategy: Strategy; validate: ValidateFunction }>,
+    /** Manifests that were skipped, and why. */
+    readonly problems: readonly ManifestProblem[],
+  ) {}
+
+  static async load(directories: readonly string[], log: Logger): Promise<StrategyRegistry> {
+    const found = new Map<string, { strategy: Strategy; validate: ValidateFunction }>();
+    const problems: ManifestProblem[] = [];
+    for (const directory of directories) {
+      let files: string[];
+      try {
+        files = (await fs.readdir(directory)).filter((f) => f.endsWith(MANIFEST_SUFFIX)).sort();
+      } catch (error) {
+        problems.push({ file: directory, message: `cannot read folder: ${(error as Error).message}` });
+        continue;
+      }
+      for (const file of files) {
+        const manifestPath = path.join(directory, file);
+        try {
+          const entry = await loadManifest(manifestPath);
+          if (found.has(entry.strategy.name)) {
+            throw new Error(`duplicate strategy name "${entry.strategy.name}" (the first one found is kept)`);
+          }
+          found.set(entry.strategy.name, entry);
+        } catch (error) {
+          problems.push({ file: manifestPath, message: (error as Error).message });
+        }
+      }
+    }
+    for (const problem of problems) log.error({ manifest: problem.file }, `strategy skipped: ${problem.message}`);
+    log.info({ strategies: [...found.keys()] }, 'strategies registered');
+    return new StrategyRegistry(found, problems);
+  }
+
+  list(): Strategy[] {
+    return [...this.strategies.values()].map((entry) => entry.strategy);
+  }
+
+  /** @throws NotFoundError */
+  get(name: string): Strategy {
+    const entry = this.strategies.get(name);
+    if (!entry) throw new NotFoundError(`Unknown strategy "${name}". Known strategies: ${[...this.strategies.keys()].join(', ') || 'none'}.`);
+    return entry.strategy;
+  }
+
+  /**
+   * Checks `parameters` against the strategy's schema and returns them with defaults applied.
+   * @throws NotFoundError for an unknown strategy, BadUserInputError listing every problem.
+   */
+  validateParameters(name: string, parameters: unknown): Record<string, unknown> {
+    this.get(name);
+    const { validate } = this.strategies.get(name)!;
+    if (parameters === null || parameters === undefined) parameters = {};
+    if (typeof parameters !== 'object' || Array.isArray(parameters)) {
+      throw new BadUserInputError('parameters must be a JSON object', [{ field: 'parameters', message: 'must be an object' }]);
+    }
+    const copy = structuredClone(parameters) as Record<string, unknown>;
+    if (validate(copy)) return copy;
+    const details = (validate.errors ?? []).map(toFieldProblem);
+    throw new BadUserInputError(
+      `Invalid parameters for strategy "${name}": ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      details,
+    );
+  }
+}
+
+async function loadManifest(manifestPath: string): Promise<{ strategy: Strategy; validate: ValidateFunction }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(manifestPath, 'utf8'));
+  } catch (error) {
+    throw new Error(`not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(manifest)'}: ${i.message}`).join('; '));
+  }
+  const manifest = parsed.data;
+  const directory = path.dirname(manifestPath);
+  const schema = manifest.parameters_schema ?? (await describe(manifest.command, directory));
+  let validate: ValidateFunction;
+  try {
+    validate = validatorFor(schema).compile(schema);
+  } catch (error) {
+    throw new Error(`parameters_schema is not a valid JSON Schema: ${(error as Error).message}`);
+  }
+  return {
+    strategy: Object.freeze({
+      name: manifest.name,
+      description: manifest.description,
+      command: Object.freeze([...manifest.command]),
+      directory,
+      parametersSchema: schema,
+      timeoutSeconds: manifest.timeout_seconds,
+    }),
+    validate,
+  };
+}
+
+/** A manifest without a schema: ask the script (`command --describe`). */
+async function describe(command: readonly string[], cwd: string): Promise<Record<string, unknown>> {
+  const [file, ...args] = command;
+  const result = await execa(file!, [...args, '--describe'], {
+    cwd,
+    env: childEnvironment({}),
+    extendEnv: false,
+    reject: false,
+    timeout: 15_000,
+    stdin: 'ignore',
+    maxBuffer: 1024 * 1024,
+  });
+  if (result.failed) {
+    throw new Error(`no parameters_schema, and \`${command.join(' ')} --describe\` failed: ${result.shortMessage}`);
+  }
+  try {
+    const schema = JSON.parse(String(result.stdout)) as unknown;
+    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw new Error('not an object');
+    return schema as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`\`${command.join(' ')} --describe\` did not print a JSON Schema object: ${(error as Error).message}`);
+  }
+}
+
+/** A validator for the schema's own dialect (2020-12 unless it names another); one per schema, so `$id`s never collide. */
+function validatorFor(schema: Record<string, unknown>) {
+  const options = { allErrors: true, useDefaults: true, strict: false } as const;
+  const dialect = typeof schema.$schema === 'string' ? schema.$schema : '';
+  if (dialect === '' || dialect.includes('2020-12')) return new Ajv2020(options);
+  if (dialect.includes('2019-09')) return new Ajv2019(options);
+  return new Ajv(options);
+}
+
+function toFieldProblem(error: ErrorObject): FieldProblem {
+  const base = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+  if (error.keyword === 'required') base.push(String(error.params.missingProperty));
+  if (error.keyword === 'additionalProperties') {
+    base.push(String(error.params.additionalProperty));
+    return { field: ['parameters', ...base].join('.'), message: 'is not a known parameter' };
+  }
+  return { field: ['parameters', ...base].join('.'), message: error.message ?? 'is invalid' };
+}

@@ -1,0 +1,55 @@
+import { GraphQLError } from 'graphql';
+import { isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * A failure inside a subscription source must never escape: the GraphQL-SSE plugin takes the
+ * whole process down when a started source throws (STACK.md pitfall 13). The guarded source
+ * catches it and hands the field resolver a `StreamFailure`, which turns it into a coded
+ * GraphQL error in the last payload; then the stream ends.
+ */
+export class StreamFailure {
+  constructor(readonly error: GraphQLError) {}
+}
+
+export function guardSubscription<T>(source: AsyncIterable<T>, log: Logger): AsyncIterableIterator<T | StreamFailure> {
+  const iterator = source[Symbol.asyncIterator]();
+  let failed = false;
+  // A plain iterator, not an async generator: `return()` must reach the source at once
+  // (a generator would queue it behind a pending `next()` that may wait for a long time).
+  const guarded: AsyncIterableIterator<T | StreamFailure> = {
+    async next() {
+      if (failed) return { done: true, value: undefined };
+      try {
+        return await iterator.next();
+      } catch (error) {
+        failed = true;
+        log.error({ err: error }, 'subscription source failed');
+        return { done: false, value: new StreamFailure(toGraphQLError(error)) };
+      }
+    },
+    async return() {
+      failed = true;
+      await iterator.return?.().catch(() => undefined);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return guarded;
+    },
+  };
+  return guarded;
+}
+
+function toGraphQLError(error: unknown): GraphQLError {
+  return isAppError(error)
+    ? new GraphQLError(error.message, { extensions: { code: error.code } })
+    : new GraphQLError('The event stream failed; subscribe again to resume (pass afterSeq).', {
+        extensions: { code: 'SUBSCRIPTION_FAILED' },
+      });
+}
+
+/** The field resolver's side: pass values through, raise the failure as a field error. */
+export function unwrapStreamValue<T>(value: T | StreamFailure): T {
+  if (value instanceof StreamFailure) throw value.error;
+  return value;
+}

@@ -1,0 +1,66 @@
+import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
+import { isAppError } from './errors.js';
+import type { AppContext } from './resolvers/context.js';
+import { schema } from './schema/index.js';
+
+/** Example shown to people opening GraphiQL for the first time. */
+const DEFAULT_QUERY = `# Start a run, then paste its id into the subscription below.
+mutation Execute {
+  executeStrategy(input: { strategy: "bullish_strategy", parameters: { universe: "dow30" } }) {
+    id
+    status
+    queuePosition
+  }
+}
+
+subscription Watch($runId: ID!) {
+  runEvents(runId: $runId) {
+    seq
+    eventType
+    stage
+    progressPercent
+    currentItem
+    message
+    status
+  }
+}
+`;
+
+/**
+ * Our errors keep their code and message; anything unexpected is masked (no stack traces,
+ * no internals), whatever NODE_ENV says.
+ */
+function maskError(error: unknown, message: string): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (isAppError(original)) {
+    return new GraphQLError(original.message, {
+      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      extensions: { code: original.code, ...(original.details ? { details: original.details } : {}) },
+    });
+  }
+  return defaultMaskError(error, message, false);
+}
+
+export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<string, unknown>, AppContext> {
+  return createYoga<Record<string, unknown>, AppContext>({
+    schema,
+    context: () => ctx,
+    graphqlEndpoint: '/graphql',
+    maskedErrors: { maskError },
+    // Inlined assets: GraphiQL works on machines with no internet (STACK.md pitfall 15).
+    renderGraphiQL,
+    graphiql: { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' },
+    landingPage: false,
+    logging: {
+      debug: (...args) => ctx.log.debug(args.map(String).join(' ')),
+      info: (...args) => ctx.log.info(args.map(String).join(' ')),
+      warn: (...args) => ctx.log.warn(args.map(String).join(' ')),
+      error: (...args) => ctx.log.error(args.map(String).join(' ')),
+    },
+    // GraphQL over SSE, both modes, at /graphql/stream (the graphql-sse client's default).
+    plugins: [useGraphQLSSE({ endpoint: '/graphql/stream' })],
+  });
+}
