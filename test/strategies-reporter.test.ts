@@ -1,5 +1,6 @@
 // strategies/progress_reporter.py on its own: silent without STRATEGY_PROGRESS, one JSON line
 // per call with it, monotonic percent, JSON-safe output, and never killing the script.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -185,5 +186,21 @@ r.result([1, 2])
     const events = lines(stdout);
     expect(events.map((e) => e.event_type)).toEqual(['log', 'result']);
     expect(events[1]?.data).toEqual({ value: [1, 2] });
+  });
+});
+
+describe('README "Writing a strategy" example', () => {
+  const readme = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
+  const script = /## Writing a strategy[\s\S]*?```python\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+
+  it('is a complete script of under 20 lines that speaks the protocol', async () => {
+    expect(script.trim().split('\n').length).toBeLessThan(20);
+    const run = (json: boolean) => py(`sys.argv = ["example", "--params-json", '{"tickers": ["A", "BB"]}']\n${script}`, json);
+    const [byHand, byRunner] = await Promise.all([run(false), run(true)]);
+    expect(byHand.exitCode).toBe(0);
+    expect(JSON.parse(byHand.stdout)).toEqual({ scores: { A: 1, BB: 2 } });
+    const events = lines(byRunner.stdout);
+    expect(events.at(-1)?.data).toEqual({ scores: { A: 1, BB: 2 } });
+    expect(events.filter((e) => e.event_type === 'progress').at(-1)?.progress_percent).toBe(100);
   });
 });
