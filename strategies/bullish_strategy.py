@@ -146,7 +146,7 @@ SCREENER = Screener(
     rank=rank,
     check=_check,
     columns=[
-        Column("rank", "rank"), Column("ticker", "ticker"), Column("score", "score", "{:.1f}"),
+        Column("rank", "rank"), Column("ticker", "ticker", left=True), Column("score", "score", "{:.1f}"),
         Column("close", "close", "{:.2f}"), Column("20d %", "change_20d_pct", "{:+.2f}"),
         Column("SMA50", "sma_50", "{:.2f}"), Column("SMA200", "sma_200", "{:.2f}"),
         Column("cross", "golden_cross_days_ago", "{}d"), Column("RSI", "rsi_14", "{:.1f}"),

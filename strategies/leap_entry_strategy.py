@@ -158,8 +158,8 @@ SCREENER = Screener(
     check=_check,
     result_key="entries",
     columns=[
-        Column("rank", "rank"), Column("ticker", "ticker"), Column("close", "close", "{:.2f}"),
-        Column("vol", "volatility_used", "{:.1%}"), Column("expiry", "expiry"),
+        Column("rank", "rank"), Column("ticker", "ticker", left=True), Column("close", "close", "{:.2f}"),
+        Column("vol", "volatility_used", "{:.1%}"), Column("expiry", "expiry", left=True),
         Column("days", "days_to_expiry"), Column("strike", "strike", "{:.2f}"),
         Column("delta", "delta", "{:.3f}"), Column("price", "option_price", "{:.2f}"),
         Column("cost", "cost_per_contract", "{:,.0f}"),

@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 __all__ = ["DataError", "PriceHistory", "SyntheticProvider", "CsvProvider", "make_provider"]
 
@@ -162,7 +162,7 @@ class CsvProvider:
                             [r[5] for r in rows])
 
     @staticmethod
-    def _parse(path: Path, reader: "csv._reader") -> list[tuple]:
+    def _parse(path: Path, reader: Iterator[list[str]]) -> list[tuple]:
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != _CSV_COLUMNS:
             raise DataError(f"{path}: header must be {','.join(_CSV_COLUMNS)} (got "

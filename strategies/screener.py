@@ -36,14 +36,15 @@ class Column:
     header: str
     key: str
     fmt: str = "{}"
+    left: bool = False  # text columns (ticker, expiry) read better left-aligned
 
 
 @dataclass(frozen=True)
 class Screener:
     name: str
     script_file: str
-    #: Returns the analysis of one ticker: a dict with at least ``passed`` (bool) and, when it
-    #: did not pass, ``reason``; or raises nothing and returns None for "no data".
+    #: The analysis of one ticker: a dict with ``ticker``, ``passed`` (bool) and, when it did
+    #: not pass, ``reason``; None when the history is too short to analyse.
     analyze: Callable[[PriceHistory, dict[str, Any]], Optional[dict[str, Any]]]
     #: Turns the passed analyses into the ranked, truncated candidate list.
     rank: Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]]
@@ -163,13 +164,11 @@ def run(screener: Screener, argv: Optional[Sequence[str]] = None) -> dict[str, A
     with reporter.stage("results", 95, "Publishing results"):
         reporter.report_progress(None, 100, f"Done: {len(ranked)} {screener.result_key}",
                                  completed_items=len(tickers), total_items=len(tickers))
-        if reporter.json_mode:
-            reporter.result(data)
-        elif options.json:
-            sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        else:
-            sys.stdout.write(render_table(data, screener))
-        sys.stdout.flush()
+        reporter.result(data)  # JSON mode: the result event; by hand: ends the progress line
+        if not reporter.json_mode:
+            text = json.dumps(data, indent=2) + "\n" if options.json else render_table(data, screener)
+            sys.stdout.write(text)
+            sys.stdout.flush()
     return data
 
 
@@ -187,8 +186,10 @@ def render_table(data: dict[str, Any], screener: Screener) -> str:
             cells.append(["-" if row.get(c.key) is None else c.fmt.format(row[c.key])
                           for c in screener.columns])
         widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+        lefts = [c.left for c in screener.columns]
         for n, r in enumerate(cells):
-            lines.append("  ".join(v.rjust(w) if n else v.ljust(w) for v, w in zip(r, widths)))
+            lines.append("  ".join(v.ljust(w) if left or not n else v.rjust(w)
+                                   for v, w, left in zip(r, widths, lefts)).rstrip())
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
     if summary["rejections"]:
