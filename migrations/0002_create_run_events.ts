@@ -9,7 +9,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('seq', 'integer', (c) => c.notNull())
     .addColumn('event_type', 'text', (c) => c.notNull())
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addColumn('payload', 'jsonb', (c) => c.notNull())
+    .addColumn('payload', 'json', (c) => c.notNull())
     // (run_id, seq) is both the uniqueness rule and the replay index.
     .addPrimaryKeyConstraint('run_events_pkey', ['run_id', 'seq'])
     .execute();

@@ -70,7 +70,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ctx,
       server,
       database,
-      fetch: (input, init) => Promise.resolve(yoga.fetch(new URL(input, 'http://localhost'), init)),
+      fetch: (input, init) => Promise.resolve(yoga.fetch(new URL(input, 'http://localhost'), init ?? {})),
       listen: () =>
         new Promise((resolve, reject) => {
           server.once('error', reject);

@@ -78,6 +78,8 @@ export interface QueueInfo {
 export async function queueInfo(ctx: AppContext, run: RunRecord): Promise<QueueInfo> {
   if (run.status !== 'QUEUED') return { position: null, waitReason: null };
   const position = await queuePosition(ctx.db, run);
+  // Claimed since this record was read.
+  if (position < 1) return { position: null, waitReason: null };
   return {
     position,
     waitReason:

@@ -1,0 +1,12 @@
+import type { Migration } from 'kysely';
+import * as createRuns from './0001_create_runs.js';
+import * as createRunEvents from './0002_create_run_events.js';
+
+/**
+ * Every migration, in order. Listed statically (not read from the folder at run time) so they
+ * load under any TypeScript runner (tsx, vitest) and in a bundle. Append only.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_create_runs': createRuns,
+  '0002_create_run_events': createRunEvents,
+};
