@@ -34,10 +34,14 @@ subscription Watch($runId: ID!) {
  * no internals), whatever NODE_ENV says.
  */
 function maskError(error: unknown, message: string): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
+  // Duck-typed: under some loaders yoga and our code see two copies of `graphql`, so
+  // `instanceof GraphQLError` cannot be trusted here.
+  const located = error as Partial<Pick<GraphQLError, 'originalError' | 'nodes' | 'path'>>;
+  const original = located?.originalError ?? error;
   if (isAppError(original)) {
     return new GraphQLError(original.message, {
-      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      nodes: located.nodes ?? null,
+      path: located.path,
       extensions: { code: original.code, ...(original.details ? { details: original.details } : {}) },
     });
   }

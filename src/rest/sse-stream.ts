@@ -1,0 +1,143 @@
+import type http from 'node:http';
+import type { StoredEvent } from '../db/run-events.js';
+import { openRunEventStream } from '../resolvers/run-events.js';
+import type { AppContext } from '../resolvers/context.js';
+import { HttpError } from './http-errors.js';
+
+/**
+ * `GET /api/strategies/sse/{run_id}` (CONTRACT §4): the run's events as unnamed SSE messages,
+ * `id` = seq, `data` = the stored event JSON as-is; history first, then live, closed after the
+ * terminal status event. A (re)connect with nothing newer to send to a finished run gets 204,
+ * which makes EventSource stop instead of reconnecting forever.
+ *
+ * Every stream is tied to its connection: the client going away aborts the event generator
+ * (which unsubscribes from the bus) and clears the heartbeat timer.
+ */
+
+/** Reconnect delay suggested to EventSource. */
+export const SSE_RETRY_MS = 3000;
+
+/** Open streams and live heartbeat timers, per run; tests read them to prove nothing leaks. */
+export class SseStreamRegistry {
+  private readonly perRun = new Map<string, number>();
+  private timers = 0;
+
+  constructor(private readonly maxPerRun: number) {}
+
+  /** Reserves a slot for `runId`, or throws 429 when the run already has `maxPerRun` streams. */
+  acquire(runId: string): () => void {
+    const open = this.perRun.get(runId) ?? 0;
+    if (open >= this.maxPerRun) {
+      throw new HttpError(429, 'TOO_MANY_STREAMS', `Run ${runId} already has ${open} open streams (at most ${this.maxPerRun}); close one and retry.`);
+    }
+    this.perRun.set(runId, open + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const left = (this.perRun.get(runId) ?? 1) - 1;
+      if (left > 0) this.perRun.set(runId, left);
+      else this.perRun.delete(runId);
+    };
+  }
+
+  startTimer(callback: () => void, ms: number): () => void {
+    const timer = setInterval(callback, ms);
+    this.timers += 1;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.timers -= 1;
+      clearInterval(timer);
+    };
+  }
+
+  openStreams(runId?: string): number {
+    if (runId !== undefined) return this.perRun.get(runId) ?? 0;
+    let total = 0;
+    for (const count of this.perRun.values()) total += count;
+    return total;
+  }
+
+  heartbeatTimers(): number {
+    return this.timers;
+  }
+}
+
+/** `Last-Event-ID` (what EventSource sends on reconnect) wins over `?last_event_id=`. */
+export function parseLastEventId(header: string | string[] | undefined, query: string | null): number {
+  const raw = (Array.isArray(header) ? header[0] : header) ?? query ?? undefined;
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d{1,15}$/.test(raw.trim())) {
+    throw new HttpError(400, 'BAD_USER_INPUT', 'Last-Event-ID / last_event_id must be an event seq (a whole number, 0 or more).', [
+      { field: 'last_event_id', message: 'must be a whole number >= 0' },
+    ]);
+  }
+  return Number(raw.trim());
+}
+
+export async function serveRunEvents(
+  ctx: AppContext,
+  streams: SseStreamRegistry,
+  res: http.ServerResponse,
+  runId: string,
+  afterSeq: number,
+): Promise<void> {
+  const release = streams.acquire(runId);
+  const controller = new AbortController();
+  let stopHeartbeat = () => {};
+  const onClose = () => {
+    controller.abort();
+    stopHeartbeat();
+    release();
+  };
+  res.once('close', onClose);
+  try {
+    const stream = await openRunEventStream(ctx, { runId, afterSeq }, controller.signal);
+    if (stream.exhausted || controller.signal.aborted) {
+      // Never started, so it holds nothing; returning it keeps that true.
+      await stream.events.return();
+      if (!controller.signal.aborted) res.writeHead(204, { 'cache-control': 'no-cache' }).end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    // Only when the socket keeps up: a backed-up stream already has bytes on their way.
+    stopHeartbeat = streams.startTimer(() => {
+      if (!res.writableNeedDrain && !res.writableEnded) res.write(': ping\n\n');
+    }, ctx.config.sseHeartbeatMs);
+
+    for await (const event of stream.events) {
+      if (controller.signal.aborted) break;
+      if (!res.write(formatMessage(event))) await drained(res);
+    }
+    if (!controller.signal.aborted) res.end();
+  } finally {
+    // However it ended (done, client gone, failure): nothing of this stream may outlive it.
+    res.off('close', onClose);
+    onClose();
+  }
+}
+
+/** One SSE message: the stored event is already in the pinned wire format. */
+export function formatMessage(event: StoredEvent): string {
+  // JSON.stringify escapes line breaks inside strings, so `data` is always one line.
+  return `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/** Resolves when the response can take more, or when the connection is gone. */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
+}
