@@ -7,7 +7,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createInProcessEventBus, type EventBus } from './pubsub/event-bus.js';
 import { createRedisEventBus } from './pubsub/redis-event-bus.js';
 import type { AppContext } from './resolvers/context.js';
-import { createRestHandler } from './rest/router.js';
+import { createRestHandler, type RestStats } from './rest/router.js';
 import { Runner } from './runner/runner.js';
 import { StrategyRegistry } from './runner/strategy-registry.js';
 import { createYogaServer } from './yoga.js';
@@ -20,6 +20,8 @@ export interface App {
   readonly ctx: AppContext;
   readonly server: http.Server;
   readonly database: DatabaseHandle;
+  /** Open REST SSE streams and heartbeat timers (tests prove nothing leaks). */
+  readonly rest: RestStats;
   /** Answers one request without a port (tests). */
   fetch(input: string, init?: RequestInit): Promise<Response>;
   listen(): Promise<{ port: number; url: string }>;
@@ -70,6 +72,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ctx,
       server,
       database,
+      rest: rest.stats,
       fetch: (input, init) => Promise.resolve(yoga.fetch(new URL(input, 'http://localhost'), init ?? {})),
       listen: () =>
         new Promise((resolve, reject) => {
