@@ -5,13 +5,15 @@ import type { Line } from './line-splitter.js';
  * Turns one line a strategy wrote into an event (CONTRACT §2). Pure: no I/O, no clock of its
  * own. A JSON object with a known `event_type` becomes that event with its fields checked and
  * normalised; anything else becomes a `log` event carrying the text, so nothing is lost.
+ * Blank lines carry nothing and become no event.
  */
 
 const SCRIPT_EVENT_TYPES = new Set(['progress', 'log', 'result', 'error']);
 const LOG_LEVELS = new Set(['debug', 'info', 'warning', 'error']);
 
-export function parseStdoutLine(line: Line, now: Date): EventDraft {
+export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
   const text = line.text;
+  if (text.trim() === '') return undefined;
   if (line.truncated) {
     const isResult = /^\s*\{\s*"event_type"\s*:\s*"result"/.test(text);
     return {
@@ -38,7 +40,8 @@ export function parseStdoutLine(line: Line, now: Date): EventDraft {
   return logEvent(text, 'info', now);
 }
 
-export function parseStderrLine(line: Line, now: Date): EventDraft {
+export function parseStderrLine(line: Line, now: Date): EventDraft | undefined {
+  if (line.text.trim() === '') return undefined;
   return logEvent(line.truncated ? `${line.text.slice(0, 2000)}… [line truncated]` : line.text, 'error', now);
 }
 

@@ -144,13 +144,14 @@ export class RunExecution {
   /** Reads a stream line by line into the writer, pausing it while the writer is backed up. */
   private consume(
     stream: NodeJS.ReadableStream | null,
-    toEvent: (line: { text: string; truncated: boolean }, now: Date) => EventDraft,
+    toEvent: (line: { text: string; truncated: boolean }, now: Date) => EventDraft | undefined,
   ): Promise<void> {
     if (!stream) return Promise.resolve();
     const splitter = new LineSplitter(this.deps.config.maxLineBytes);
     const accept = (line: { text: string; truncated: boolean }): boolean => {
       const now = new Date();
-      return this.writer.push(this.metrics.enrich(toEvent(line, now), now.getTime()));
+      const event = toEvent(line, now);
+      return event ? this.writer.push(this.metrics.enrich(event, now.getTime())) : true;
     };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
