@@ -3,8 +3,8 @@ import { HttpError } from './http-errors.js';
 
 /**
  * Reads a JSON request body. Every unreadable request answers 400 (CONTRACT §4 pins 400 for
- * bad JSON; a wrong content type is the same kind of mistake), an oversized one 413. Reading
- * stops as soon as the body passes `maxBytes`: nothing beyond it is buffered.
+ * bad JSON; a wrong content type is the same kind of mistake), an oversized one 413. Buffering
+ * stops as soon as the body passes `maxBytes` (or at once when Content-Length says it will).
  */
 export async function readJsonBody(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -12,7 +12,7 @@ export async function readJsonBody(req: http.IncomingMessage, maxBytes: number):
     throw new HttpError(400, 'BAD_REQUEST', `Send the body as JSON with "Content-Type: application/json" (got ${type ? `"${type}"` : 'none'}).`);
   }
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(req, maxBytes);
 
   const body = await readLimited(req, maxBytes);
   const text = body.toString('utf8');
@@ -24,16 +24,28 @@ export async function readJsonBody(req: http.IncomingMessage, maxBytes: number):
   }
 }
 
-function tooLarge(maxBytes: number): HttpError {
-  // The rest of the body is never buffered; closing the connection after the answer ends it.
-  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`, undefined, {
-    connection: 'close',
+/**
+ * The 413, and what happens to the rest of the body: it is discarded unread, so the client can
+ * finish sending and read the answer (closing at once makes many clients see a reset instead),
+ * but only up to a bound: past it the connection is cut.
+ */
+function tooLarge(req: http.IncomingMessage, maxBytes: number): HttpError {
+  const discardLimit = DISCARD_FACTOR * maxBytes;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > discardLimit) req.socket.destroy();
   });
+  req.resume();
+  return new HttpError(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`);
 }
 
+/** How much of an oversized body is read and thrown away before the connection is cut. */
+const DISCARD_FACTOR = 16;
+
 /**
- * Buffers at most `maxBytes`. Past that it stops buffering and lets the rest drain unread
- * (destroying the request would destroy the socket before the 413 could be sent).
+ * Buffers at most `maxBytes`, then gives up (`tooLarge` deals with the rest; destroying the
+ * request here would destroy the socket before the 413 could be sent).
  */
 function readLimited(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -46,8 +58,7 @@ function readLimited(req: http.IncomingMessage, maxBytes: number): Promise<Buffe
         return;
       }
       cleanup();
-      req.resume();
-      reject(tooLarge(maxBytes));
+      reject(tooLarge(req, maxBytes));
     };
     const onEnd = () => {
       cleanup();

@@ -1,0 +1,96 @@
+/** Small clients for the REST + SSE face, over real HTTP (fetch), for test/rest-*.test.ts. */
+
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function api<T = any>(url: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<JsonResponse<T>> {
+  const { json, ...rest } = init;
+  const response = await fetch(`${url}${path}`, {
+    ...rest,
+    ...(json !== undefined ? { method: rest.method ?? 'POST', body: JSON.stringify(json) } : {}),
+    headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
+}
+
+export interface SseMessage {
+  id: string | undefined;
+  event: string | undefined;
+  data: string;
+}
+
+export interface SseRead {
+  status: number;
+  headers: Headers;
+  messages: SseMessage[];
+  /** Comment lines, without the leading colon. */
+  comments: string[];
+  retry: number | undefined;
+  /** Raw text received (for assertions on the exact framing). */
+  raw: string;
+  /** True when the server ended the stream (false when we stopped reading). */
+  endedByServer: boolean;
+}
+
+export interface SseReadOptions {
+  headers?: Record<string, string>;
+  /** Stop reading (and drop the connection) once this returns true. */
+  stopWhen?: (read: SseRead) => boolean;
+}
+
+/** Reads an SSE response with a plain parser (per the HTML spec's line rules), keeping comments. */
+export async function readSse(url: string, options: SseReadOptions = {}): Promise<SseRead> {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
+  const read: SseRead = { status: response.status, headers: response.headers, messages: [], comments: [], retry: undefined, raw: '', endedByServer: false };
+  if (!response.body) return read;
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let current: { id?: string; event?: string; data: string[] } = { data: [] };
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        read.endedByServer = true;
+        break;
+      }
+      const text = decoder.decode(value, { stream: true });
+      read.raw += text;
+      buffer += text;
+      let newline: number;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+        if (line === '') {
+          if (current.data.length) read.messages.push({ id: current.id, event: current.event, data: current.data.join('\n') });
+          current = { data: [] };
+          continue;
+        }
+        if (line.startsWith(':')) {
+          read.comments.push(line.slice(1));
+          continue;
+        }
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'data') current.data.push(value);
+        else if (field === 'id') current.id = value;
+        else if (field === 'event') current.event = value;
+        else if (field === 'retry') read.retry = Number(value);
+      }
+      if (options.stopWhen?.(read)) break;
+    }
+  } finally {
+    controller.abort();
+    await reader.cancel().catch(() => {});
+  }
+  return read;
+}
+
+/** Parsed `data` of every message. */
+export const eventsOf = (read: SseRead) => read.messages.map((m) => JSON.parse(m.data) as Record<string, unknown> & { seq: number });
