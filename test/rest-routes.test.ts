@@ -144,10 +144,10 @@ describe('POST /api/strategies/runs/{run_id}/cancel', () => {
 
 describe('errors (CONTRACT §4): pinned status codes and {"error": {code, message, details?}}', () => {
   /** `contentType: null` sends none at all (fetch would add text/plain to a string body). */
-  const post = (path: string, body: string | Buffer, contentType: string | null = 'application/json') =>
+  const post = (path: string, body: string, contentType: string | null = 'application/json') =>
     contentType === null ? rawPost(path, body) : api(server.url, path, { method: 'POST', body, headers: { 'content-type': contentType } });
 
-  const rawPost = (path: string, body: string | Buffer) =>
+  const rawPost = (path: string, body: string) =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
       const req = http.request(`${server.url}${path}`, { method: 'POST', headers: { 'content-length': String(Buffer.byteLength(body)) } });
       req.on('response', (res) => {
