@@ -16,6 +16,8 @@ export interface RestStats {
   openStreams(runId?: string): number;
   /** Heartbeat timers still scheduled. */
   heartbeatTimers(): number;
+  /** Times a stream waited for a slow client ('drain'). */
+  drainWaits(): number;
 }
 
 export type RestHandler = ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) & {
@@ -59,6 +61,7 @@ export function createRestHandler(ctx: AppContext): RestHandler {
   const stats: RestStats = {
     openStreams: (runId) => streams.openStreams(runId),
     heartbeatTimers: () => streams.heartbeatTimers(),
+    drainWaits: () => streams.drainWaits(),
   };
   return Object.assign(handler, { stats });
 }

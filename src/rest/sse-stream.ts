@@ -21,6 +21,7 @@ export const SSE_RETRY_MS = 3000;
 export class SseStreamRegistry {
   private readonly perRun = new Map<string, number>();
   private timers = 0;
+  private waits = 0;
 
   constructor(private readonly maxPerRun: number) {}
 
@@ -62,6 +63,15 @@ export class SseStreamRegistry {
 
   heartbeatTimers(): number {
     return this.timers;
+  }
+
+  /** Times a stream waited for 'drain' (a slow client pushing back). */
+  drainWaits(): number {
+    return this.waits;
+  }
+
+  countDrainWait(): void {
+    this.waits += 1;
   }
 }
 
@@ -115,7 +125,10 @@ export async function serveRunEvents(
 
     for await (const event of stream.events) {
       if (controller.signal.aborted) break;
-      if (!res.write(formatMessage(event))) await drained(res);
+      if (!res.write(formatMessage(event))) {
+        streams.countDrainWait();
+        await drained(res);
+      }
     }
     if (!controller.signal.aborted) res.end();
   } finally {
