@@ -82,8 +82,9 @@ export const openApiDocument = {
             description: 'The event stream.',
             content: {
               'text/event-stream': {
-                schema: { type: 'string', description: 'SSE; each message `data` is a RunEvent.' },
-                itemSchema: ref('RunEvent'),
+                schema: { type: 'string', description: 'SSE; each message’s `data` is one RunEvent (x-sse-data).' },
+                // OpenAPI 3.1 has no place for the schema of each SSE message (3.2's itemSchema).
+                'x-sse-data': ref('RunEvent'),
               },
             },
           },
