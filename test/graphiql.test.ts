@@ -1,0 +1,153 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLocalUrl, launchChromium } from './helpers/browser.js';
+import { execute, getRun } from './helpers/runs.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+// GraphiQL on GET /graphql, in a real (headless, offline) Chromium: it must render from the
+// inlined assets alone (STACK.md pitfall 15) and run a runEvents subscription live over SSE.
+
+const SCREENSHOT = '/tmp/graphiql.png';
+
+let server: TestServer | undefined;
+let browser: Browser | undefined;
+let context: BrowserContext;
+let page: Page;
+/** Every URL the page requested, in order. */
+const requested: string[] = [];
+const pageErrors: string[] = [];
+const consoleErrors: string[] = [];
+/** Statuses of GraphiQL's introspection requests (it needs the schema for the editor). */
+const introspections: number[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  page = await context.newPage();
+  page.on('request', (request) => requested.push(request.url()));
+  page.on('response', (response) => {
+    if (response.request().postData()?.includes('__schema')) introspections.push(response.status());
+  });
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+});
+
+afterAll(async () => {
+  // Close the browser even if the server failed to start (and vice versa).
+  if (consoleErrors.length) console.warn(`browser console errors:\n${consoleErrors.join('\n')}`);
+  await browser?.close().catch(() => undefined);
+  await server?.close();
+});
+
+function foreignRequests(): string[] {
+  const origin = new URL(server!.url).origin;
+  return requested.filter((url) => !isLocalUrl(url, origin));
+}
+
+/** Text of GraphiQL's (Monaco) result pane, lines in on-screen order, plain spaces. */
+async function resultText(): Promise<string> {
+  return page.evaluate(() => {
+    const lines = [...document.querySelectorAll<HTMLElement>('.graphiql-response .view-line')];
+    return lines
+      .map((line) => ({ top: parseFloat(line.style.top || '0'), text: line.textContent ?? '' }))
+      .sort((a, b) => a.top - b.top)
+      .map((line) => line.text.replace(/\u00a0/g, ' '))
+      .join('\n');
+  });
+}
+
+async function openGraphiQL(path: string): Promise<void> {
+  const response = await page.goto(`${server!.url}${path}`, { waitUntil: 'load', timeout: 30_000 });
+  expect(response?.status()).toBe(200);
+  expect(response?.headers()['content-type']).toMatch(/^text\/html/);
+  // A browser navigation, which is what makes yoga answer with GraphiQL rather than JSON.
+  expect((await response!.request().allHeaders())['accept']).toMatch(/^text\/html/);
+  // The query editor (Monaco) is up and the execute button is there and enabled.
+  await page.locator('.graphiql-query-editor .monaco-editor').first().waitFor({ state: 'visible', timeout: 20_000 });
+  await page.locator('.graphiql-execute-button').waitFor({ state: 'visible', timeout: 5_000 });
+  await expect.poll(() => page.locator('.graphiql-execute-button').isEnabled(), { timeout: 5_000 }).toBe(true);
+}
+
+describe('GraphiQL on GET /graphql (headless Chromium, no internet)', () => {
+  it('renders from inlined assets only: editor up, nothing left loading, no request off our origin', async () => {
+    await openGraphiQL('/graphql');
+    // The browser's navigation asked for HTML, as a person's browser does.
+    expect(requested[0]).toBe(`${server!.url}/graphql`);
+    await expect.poll(async () => (await page.locator('body').innerText()).includes('Loading'), { timeout: 5_000 }).toBe(false);
+    expect(await page.title()).toBe('strategy-runner');
+    // GraphiQL fetched the schema from us (doc explorer, completion, validation).
+    await expect.poll(() => introspections, { timeout: 10_000 }).toContain(200);
+    // The configured default query is shown.
+    await expect.poll(() => page.locator('.graphiql-query-editor .view-lines').innerText(), { timeout: 5_000 }).toContain('executeStrategy');
+    expect(foreignRequests()).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('runs a runEvents subscription typed into the editor and shows live payloads until COMPLETED', async () => {
+    // The page takes seconds to load (9 MB of inlined assets), so load it first and start the
+    // run only then: the subscription must meet the run while it is live, not replay it.
+    if (!page.url().startsWith(`${server!.url}/graphql`)) await openGraphiQL('/graphql');
+    // About 6 s of progress events.
+    const run = await execute(server!.url, 'fixture_steps', { steps: 120, delay_ms: 50 });
+    const query = `subscription Watch { runEvents(runId: "${run.id}") { seq eventType progressPercent status } }`;
+    // As a person would: click into the query editor, select all, type over it.
+    await page.locator('.graphiql-query-editor .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.insertText(query);
+    await page.keyboard.press('Escape'); // close any completion popup
+    await expect
+      .poll(async () => (await page.locator('.graphiql-query-editor .view-lines').innerText()).replace(/\s+/g, ' ').trim(), { timeout: 5_000 })
+      .toBe(query);
+    // Prettify (GraphiQL's own button) so the screenshot is readable; the text stays the same.
+    await page.locator('.graphiql-query-editor button[aria-label^="Prettify"]').first().click();
+    await expect
+      .poll(async () => (await page.locator('.graphiql-query-editor .view-lines').innerText()).split('\n').length, { timeout: 5_000 })
+      .toBeGreaterThan(3);
+    await page.locator('.graphiql-query-editor .monaco-editor .view-lines').first().click();
+    await page.keyboard.press('ControlOrMeta+Home'); // scroll back to the start of the text
+
+    const requestsBefore = requested.length;
+    await page.locator('.graphiql-execute-button').click();
+
+    // Sample the result pane while the stream runs: it must change payload by payload.
+    const seen: Array<{ seq: number; progress: number | null; status: string | null }> = [];
+    const deadline = Date.now() + 30_000;
+    let text = '';
+    for (;;) {
+      text = await resultText();
+      const seq = /"seq": (\d+)/.exec(text);
+      if (seq && Number(seq[1]) !== seen.at(-1)?.seq) {
+        const progress = /"progressPercent": ([\d.]+)/.exec(text);
+        const status = /"status": "(\w+)"/.exec(text);
+        seen.push({ seq: Number(seq[1]), progress: progress ? Number(progress[1]) : null, status: status?.[1] ?? null });
+      }
+      if (seen.at(-1)?.status === 'COMPLETED') break;
+      if (Date.now() > deadline) throw new Error(`no COMPLETED payload within 30 s; last pane text:\n${text}`);
+      await page.waitForTimeout(50);
+    }
+    await page.screenshot({ path: SCREENSHOT });
+
+    expect(text).not.toMatch(/"errors"/);
+    // Live: many distinct payloads, seq strictly increasing, progress never going back.
+    expect(seen.length).toBeGreaterThanOrEqual(10);
+    const seqs = seen.map((s) => s.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    const progress = seen.map((s) => s.progress).filter((p): p is number => p !== null);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    // The last payload is the run's terminal status event, matching what the server stored.
+    const stored = await getRun(server!.url, run.id);
+    expect(stored).toMatchObject({ status: 'COMPLETED' });
+    expect(seen.at(-1)!.seq).toBe(stored!.lastSeq);
+
+    // The subscription went over SSE to our own server, and nothing left the machine.
+    const subscriptionRequests = requested.slice(requestsBefore);
+    console.info(`GraphiQL showed ${seen.length} distinct payloads (seq ${seqs[0]}..${seqs.at(-1)}); requests: ${subscriptionRequests.join(', ')}`);
+    expect(subscriptionRequests.some((url) => url.startsWith(`${server!.url}/graphql`))).toBe(true);
+    expect(foreignRequests()).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
