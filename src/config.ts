@@ -34,7 +34,7 @@ const EnvSchema = z.object({
   /** A queued run waits while free memory is below this. */
   MIN_FREE_MEMORY_MB: int(0).default(256),
   /** A queued run waits while the 1-minute load average per core is above this. */
-  MAX_LOAD_PER_CPU: positiveNumber().default(8),
+  MAX_LOAD_PER_CPU: positiveNumber().default(12),
   /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
   MAX_LINE_BYTES: int(1024).default(1024 * 1024),
   /** How long events wait to be persisted together; smaller is snappier, larger is cheaper. */

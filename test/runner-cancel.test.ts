@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, waitFor } from './helpers/graphql.js';
-import { execute, getRun, livingProcessesInGroup, RUN_FIELDS, storedEvents, waitForStatus, type RunView } from './helpers/runs.js';
+import { execute, getRun, livingProcessesInGroup, RUN_FIELDS, runPid, storedEvents, waitForStatus, type RunView } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 // CANCEL_GRACE_MS is 1500 in test servers.
@@ -14,18 +14,6 @@ async function cancel(id: string) {
   return gql<{ cancelRun: RunView }>(server.url, `mutation($id: ID!) { cancelRun(id: $id) { ${RUN_FIELDS} } }`, { id });
 }
 
-async function pidOf(id: string): Promise<number> {
-  return waitFor(async () => {
-    const { rows } = await server.app.database.db
-      .selectFrom('runs')
-      .select('pid')
-      .where('id', '=', id)
-      .execute()
-      .then((r) => ({ rows: r }));
-    return rows[0]?.pid ?? undefined;
-  }, 10_000, 'the run to record its pid');
-}
-
 describe('cancelling runs', () => {
   it.each([
     ['a well-behaved script', 'fixture_steps', { steps: 1000, delay_ms: 50 }],
@@ -34,7 +22,7 @@ describe('cancelling runs', () => {
   ])('stops %s within the grace period and leaves no process of its group', async (_what, strategy, parameters) => {
     const run = await execute(server.url, strategy, parameters);
     await waitFor(async () => ((await storedEvents(server.database.url, run.id)).some((e) => e.event_type === 'progress') ? true : undefined));
-    const pid = await pidOf(run.id);
+    const pid = await runPid(server.database.url, run.id);
     expect((await livingProcessesInGroup(pid)).length).toBeGreaterThan(0);
 
     const started = Date.now();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql } from './helpers/graphql.js';
-import { execute, getRun, storedEvents, waitForStatus } from './helpers/runs.js';
+import { execute, getRun, livingProcessesInGroup, runPid, storedEvents, waitForStatus } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -39,7 +39,9 @@ describe('runs that go wrong end in the right status with their reason, and the 
 
   it('a hang past its timeout: FAILED / TIMEOUT, process gone', async () => {
     const run = await execute(server.url, 'fixture_hang'); // manifest timeout_seconds: 2
+    const pid = await runPid(server.database.url, run.id);
     const done = await waitForStatus(server.url, run.id, finished, 15_000);
+    expect(await livingProcessesInGroup(pid)).toEqual([]);
     expect(done).toMatchObject({ status: 'FAILED', error: { code: 'TIMEOUT', message: 'Timed out after 2 s' } });
     const started = Date.parse(done.startedAt!);
     expect(Date.parse(done.finishedAt!) - started).toBeGreaterThanOrEqual(2000);

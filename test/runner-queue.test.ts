@@ -77,3 +77,21 @@ it('streams runUpdated through both graphql-sse modes', async () => {
     expect(seen).toEqual(['QUEUED', 'RUNNING', 'COMPLETED']);
   }
 });
+
+it('keeps runs queued, with the reason, while the machine is short of memory', async () => {
+  const starved = await startTestServer({ MIN_FREE_MEMORY_MB: String(1024 * 1024 * 1024) });
+  try {
+    const run = await execute(starved.url, 'fixture_steps', { steps: 2, delay_ms: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const { gql } = await import('./helpers/graphql.js');
+    const seen = await gql<{ run: { status: string; queuePosition: number; waitReason: string } }>(
+      starved.url,
+      'query($id: ID!) { run(id: $id) { status queuePosition waitReason } }',
+      { id: run.id },
+    );
+    expect(seen.data!.run).toMatchObject({ status: 'QUEUED', queuePosition: 1 });
+    expect(seen.data!.run.waitReason).toMatch(/^Waiting for memory: \d+ MB free, 1073741824 MB needed/);
+  } finally {
+    await starved.close();
+  }
+});

@@ -83,3 +83,17 @@ export async function livingProcessesInGroup(pgid: number): Promise<number[]> {
   }
   return alive;
 }
+
+/** The pid recorded on the run (waits until the process has started). */
+export async function runPid(databaseUrl: string, runId: string): Promise<number> {
+  return waitFor(async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number | null }>('select pid from runs where id = $1', [runId]);
+      return rows[0]?.pid ?? undefined;
+    } finally {
+      await client.end();
+    }
+  }, 10_000, `run ${runId} to record its pid`);
+}
