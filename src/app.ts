@@ -22,8 +22,6 @@ export interface App {
   readonly database: DatabaseHandle;
   /** Open REST SSE streams and heartbeat timers (tests prove nothing leaks). */
   readonly rest: RestStats;
-  /** Answers one request without a port (tests). */
-  fetch(input: string, init?: RequestInit): Promise<Response>;
   listen(): Promise<{ port: number; url: string }>;
   /** Stops taking runs, lets children finish (or stops them), closes everything. */
   close(): Promise<void>;
@@ -58,7 +56,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           .then(() => sendJson(res, 200, { status: 'ready', database: database.kind }))
           .catch(() => sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' }));
       }
-      if (path?.startsWith('/api/')) return void rest(req, res);
+      if (path === '/api' || path?.startsWith('/api/')) return void rest(req, res);
       return void yoga(req, res);
     });
     // Long-lived SSE streams: no socket timeouts of Node's own.
@@ -73,7 +71,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       server,
       database,
       rest: rest.stats,
-      fetch: (input, init) => Promise.resolve(yoga.fetch(new URL(input, 'http://localhost'), init ?? {})),
       listen: () =>
         new Promise((resolve, reject) => {
           server.once('error', reject);

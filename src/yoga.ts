@@ -1,9 +1,9 @@
-import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import { isAppError } from './errors.js';
 import type { AppContext } from './resolvers/context.js';
+import { useGraphQLSSE } from './use-graphql-sse.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */

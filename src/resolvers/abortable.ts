@@ -8,7 +8,8 @@ export function abortable<T>(
 ): AsyncGenerator<T, void, undefined> {
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort();
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  if (outer?.aborted) controller.abort();
+  else outer?.addEventListener('abort', onOuterAbort, { once: true });
   const inner = make(controller.signal);
   const release = () => outer?.removeEventListener('abort', onOuterAbort);
   const wrapper: AsyncGenerator<T, void, undefined> = {

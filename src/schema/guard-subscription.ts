@@ -1,15 +1,14 @@
-import { GraphQLError } from 'graphql';
-import { isAppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /**
  * A failure inside a subscription source must never escape: the GraphQL-SSE plugin takes the
  * whole process down when a started source throws (STACK.md pitfall 13). The guarded source
- * catches it and hands the field resolver a `StreamFailure`, which turns it into a coded
- * GraphQL error in the last payload; then the stream ends.
+ * catches it and hands the field resolver a `StreamFailure`, which the resolver throws: a
+ * coded GraphQL error in the last payload (see maskError in yoga.ts); then the stream ends.
  */
 export class StreamFailure {
-  constructor(readonly error: GraphQLError) {}
+  constructor(readonly error: AppError) {}
 }
 
 export function guardSubscription<T>(source: AsyncIterable<T>, log: Logger): AsyncIterableIterator<T | StreamFailure> {
@@ -25,7 +24,7 @@ export function guardSubscription<T>(source: AsyncIterable<T>, log: Logger): Asy
       } catch (error) {
         failed = true;
         log.error({ err: error }, 'subscription source failed');
-        return { done: false, value: new StreamFailure(toGraphQLError(error)) };
+        return { done: false, value: new StreamFailure(toAppError(error)) };
       }
     },
     async return() {
@@ -40,12 +39,10 @@ export function guardSubscription<T>(source: AsyncIterable<T>, log: Logger): Asy
   return guarded;
 }
 
-function toGraphQLError(error: unknown): GraphQLError {
+function toAppError(error: unknown): AppError {
   return isAppError(error)
-    ? new GraphQLError(error.message, { extensions: { code: error.code } })
-    : new GraphQLError('The event stream failed; subscribe again to resume (pass afterSeq).', {
-        extensions: { code: 'SUBSCRIPTION_FAILED' },
-      });
+    ? error
+    : new AppError('SUBSCRIPTION_FAILED', 'The event stream failed; subscribe again to resume (pass afterSeq).');
 }
 
 /** The field resolver's side: pass values through, raise the failure as a field error. */
