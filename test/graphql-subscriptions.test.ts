@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectSubscription, sseClient, type SseMode } from './helpers/graphql.js';
-import { EVENT_FIELDS, execute, getRun, storedEvents, waitForStatus } from './helpers/runs.js';
+import { print } from 'graphql';
+import { RunEventsDocument } from './documents.js';
+import { execute, getRun, storedEvents, waitForStatus } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -9,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const SUBSCRIPTION = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { ${EVENT_FIELDS} } }`;
+const SUBSCRIPTION = print(RunEventsDocument);
 
 type Event = { seq: number; eventType: string; progressPercent: number | null; status: string | null; stage: string | null; data: unknown };
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, waitFor } from './helpers/graphql.js';
-import { execute, getRun, livingProcessesInGroup, RUN_FIELDS, runPid, storedEvents, waitForStatus, type RunView } from './helpers/runs.js';
+import { CancelRunDocument } from './documents.js';
+import { execute, getRun, livingProcessesInGroup, runPid, storedEvents, waitForStatus } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 // CANCEL_GRACE_MS is 1500 in test servers.
@@ -11,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function cancel(id: string) {
-  return gql<{ cancelRun: RunView }>(server.url, `mutation($id: ID!) { cancelRun(id: $id) { ${RUN_FIELDS} } }`, { id });
+  return gql(server.url, CancelRunDocument, { id });
 }
 
 describe('cancelling runs', () => {

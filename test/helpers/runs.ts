@@ -1,41 +1,18 @@
 import pg from 'pg';
+import { ExecuteStrategyDocument, GetRunDocument } from '../documents.js';
+import type { GetRunQuery } from '../gql/graphql.js';
 import { gql, waitFor } from './graphql.js';
 
-export const RUN_FIELDS = `id status progressPercent stage message exitCode result lastSeq
-  createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }`;
-
-export const EVENT_FIELDS = `seq eventType timestamp stage progressPercent currentItem totalItems
-  completedItems message metrics status level data exitCode error { code message }`;
-
-export interface RunView {
-  id: string;
-  status: string;
-  progressPercent: number | null;
-  stage: string | null;
-  message: string | null;
-  exitCode: number | null;
-  result: unknown;
-  lastSeq: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  queuePosition: number | null;
-  waitReason: string | null;
-  error: { code: string; message: string; stderrTail: string[] } | null;
-}
+export type RunView = NonNullable<GetRunQuery['run']>;
 
 export async function execute(url: string, strategy: string, parameters: Record<string, unknown> = {}): Promise<RunView> {
-  const response = await gql<{ executeStrategy: RunView }>(
-    url,
-    `mutation($input: ExecuteStrategyInput!) { executeStrategy(input: $input) { ${RUN_FIELDS} } }`,
-    { input: { strategy, parameters } },
-  );
+  const response = await gql(url, ExecuteStrategyDocument, { input: { strategy, parameters } });
   if (response.errors) throw new Error(`executeStrategy failed: ${JSON.stringify(response.errors)}`);
   return response.data!.executeStrategy;
 }
 
 export async function getRun(url: string, id: string): Promise<RunView | null> {
-  const response = await gql<{ run: RunView | null }>(url, `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} } }`, { id });
+  const response = await gql(url, GetRunDocument, { id });
   if (response.errors) throw new Error(JSON.stringify(response.errors));
   return response.data!.run;
 }

@@ -1,0 +1,40 @@
+import { graphql } from './gql/index.js';
+
+/** The operations the tests send, typed by `npm run codegen` (test/gql/). */
+
+
+export const ExecuteStrategyDocument = graphql(`
+  mutation ExecuteStrategy($input: ExecuteStrategyInput!) {
+    executeStrategy(input: $input) {
+      id status progressPercent stage message exitCode result lastSeq
+      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
+    }
+  }
+`);
+
+export const GetRunDocument = graphql(`
+  query GetRun($id: ID!) {
+    run(id: $id) {
+      id status progressPercent stage message exitCode result lastSeq
+      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
+    }
+  }
+`);
+
+export const CancelRunDocument = graphql(`
+  mutation CancelRun($id: ID!) {
+    cancelRun(id: $id) {
+      id status progressPercent stage message exitCode result lastSeq
+      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
+    }
+  }
+`);
+
+export const RunEventsDocument = graphql(`
+  subscription RunEvents($runId: ID!, $afterSeq: Int) {
+    runEvents(runId: $runId, afterSeq: $afterSeq) {
+      seq eventType timestamp stage progressPercent currentItem totalItems
+      completedItems message metrics status level data exitCode error { code message }
+    }
+  }
+`);
