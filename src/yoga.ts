@@ -1,8 +1,8 @@
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import { isAppError } from './errors.js';
 import type { AppContext } from './resolvers/context.js';
+import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
 import { schema } from './schema/index.js';
 
@@ -54,9 +54,8 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
     context: () => ctx,
     graphqlEndpoint: '/graphql',
     maskedErrors: { maskError },
-    // Inlined assets: GraphiQL works on machines with no internet (STACK.md pitfall 15).
-    renderGraphiQL,
-    graphiql: { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' },
+    // Served by useGraphiQLPage (inlined assets, cached); yoga's own page would load a CDN.
+    graphiql: false,
     landingPage: false,
     logging: {
       debug: (...args) => ctx.log.debug(args.map(String).join(' ')),
@@ -65,6 +64,9 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
       error: (...args) => ctx.log.error(args.map(String).join(' ')),
     },
     // GraphQL over SSE, both modes, at /graphql/stream (the graphql-sse client's default).
-    plugins: [useGraphQLSSE({ endpoint: '/graphql/stream' })],
+    plugins: [
+      useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
+      useGraphQLSSE({ endpoint: '/graphql/stream' }),
+    ],
   });
 }

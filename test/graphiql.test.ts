@@ -185,3 +185,26 @@ describe('GraphiQL on GET /graphql (headless Chromium, no internet)', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('the GraphiQL page over HTTP', () => {
+  it('is sent gzipped with an ETag, and a reload costs a 304', async () => {
+    const first = await fetch(`${server!.url}/graphql`, { headers: { accept: 'text/html', 'accept-encoding': 'gzip' } });
+    const html = await first.text(); // fetch decompresses
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-encoding')).toBe('gzip');
+    expect(first.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(html).toContain('<title>strategy-runner</title>');
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^".+"$/);
+    const again = await fetch(`${server!.url}/graphql`, { headers: { accept: 'text/html', 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    // GraphQL requests on the same path are not affected.
+    const query = await fetch(`${server!.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(await query.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});

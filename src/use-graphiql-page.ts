@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+
+/**
+ * GraphiQL for people exploring the API, served from `endpoint` to browsers. The page inlines
+ * every script, style and worker (about 9 MB) because these machines, like many production
+ * networks, cannot reach a CDN (STACK.md pitfall 15). Rendered and gzipped once, on first use,
+ * and sent with an ETag, so a reload costs a 304 instead of 9 MB.
+ */
+export function useGraphiQLPage(endpoint: string, options: GraphiQLOptions): Plugin {
+  let page: { html: Uint8Array; gzipped: Uint8Array; etag: string } | undefined;
+  const build = () => {
+    const html = Buffer.from(renderGraphiQL(options));
+    return { html, gzipped: gzipSync(html), etag: `"${createHash('sha256').update(html).digest('base64url').slice(0, 27)}"` };
+  };
+  return {
+    onRequest({ request, url, endResponse, fetchAPI }) {
+      if (request.method !== 'GET' || url.pathname.replace(/\/$/, '') !== endpoint || !shouldRenderGraphiQL(request)) return;
+      page ??= build();
+      const headers: Record<string, string> = {
+        etag: page.etag,
+        // Always revalidate (cheap: 304), so an upgrade shows at once.
+        'cache-control': 'no-cache',
+        vary: 'accept-encoding',
+      };
+      if (request.headers.get('if-none-match') === page.etag) {
+        endResponse(new fetchAPI.Response(null, { status: 304, headers }));
+        return;
+      }
+      const gzip = /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
+      endResponse(
+        new fetchAPI.Response((gzip ? page.gzipped : page.html) as BodyInit, {
+          status: 200,
+          headers: { ...headers, 'content-type': 'text/html; charset=utf-8', ...(gzip ? { 'content-encoding': 'gzip' } : {}) },
+        }),
+      );
+    },
+  };
+}
