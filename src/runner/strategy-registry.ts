@@ -61,11 +61,11 @@ export class StrategyRegistry {
       for (const file of files) {
         const manifestPath = path.join(directory, file);
         try {
-          const entry = await loadManifest(manifestPath);
-          if (found.has(entry.strategy.name)) {
-            throw new Error(`duplicate strategy name "${entry.strategy.name}" (the first one found is kept)`);
+          const manifest = await readManifest(manifestPath);
+          if (found.has(manifest.name)) {
+            throw new Error(`duplicate strategy name "${manifest.name}" (the first one found is kept)`);
           }
-          found.set(entry.strategy.name, entry);
+          found.set(manifest.name, await registerManifest(manifest, path.dirname(manifestPath)));
         } catch (error) {
           problems.push({ file: manifestPath, message: (error as Error).message });
         }
@@ -108,7 +108,9 @@ export class StrategyRegistry {
   }
 }
 
-async function loadManifest(manifestPath: string): Promise<{ strategy: Strategy; validate: ValidateFunction }> {
+type Manifest = z.infer<typeof ManifestSchema>;
+
+async function readManifest(manifestPath: string): Promise<Manifest> {
   let raw: unknown;
   try {
     raw = JSON.parse(await fs.readFile(manifestPath, 'utf8'));
@@ -119,8 +121,13 @@ async function loadManifest(manifestPath: string): Promise<{ strategy: Strategy;
   if (!parsed.success) {
     throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || '(manifest)'}: ${i.message}`).join('; '));
   }
-  const manifest = parsed.data;
-  const directory = path.dirname(manifestPath);
+  return parsed.data;
+}
+
+async function registerManifest(
+  manifest: Manifest,
+  directory: string,
+): Promise<{ strategy: Strategy; validate: ValidateFunction }> {
   const schema = manifest.parameters_schema ?? (await describe(manifest.command, directory));
   let validate: ValidateFunction;
   try {

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('has defaults for everything: zero set-up', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      maxConcurrentRuns: 2,
+    });
+    expect(config.dataDir).toMatch(/\/\.data$/);
+    expect(config.strategiesDirs).toEqual([expect.stringMatching(/\/strategies$/)]);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('splits STRATEGIES_DIR on ":" and treats empty variables as unset', () => {
+    const config = loadConfig({ STRATEGIES_DIR: '/a:/b', PORT: '', DATABASE_URL: '' });
+    expect(config.strategiesDirs).toEqual(['/a', '/b']);
+    expect(config.port).toBe(4000);
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it('reports every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', MAX_CONCURRENT_RUNS: '0', DATABASE_URL: 'mysql://x', REDIS_URL: 'http://r', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const variable of ['PORT', 'MAX_CONCURRENT_RUNS', 'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL']) expect(problems).toContain(variable);
+    expect((error as ConfigError).message).toContain('must be a postgres:// URL');
+  });
+});

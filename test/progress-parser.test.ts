@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { LineSplitter } from '../src/runner/line-splitter.js';
+import { formatDuration, ProgressMetrics } from '../src/runner/progress-metrics.js';
+import { parseStderrLine, parseStdoutLine } from '../src/runner/progress-parser.js';
+
+const now = new Date('2024-01-15T10:30:00.000Z');
+const line = (text: string, truncated = false) => ({ text, truncated });
+
+describe('parseStdoutLine', () => {
+  it('keeps the known fields of a progress line, normalised', () => {
+    const event = parseStdoutLine(
+      line(
+        JSON.stringify({
+          event_type: 'progress',
+          stage: 'data_download',
+          progress_percent: 145,
+          current_item: 'AAPL',
+          total_items: 500,
+          completed_items: 227.9,
+          message: 'Processing AAPL',
+          metrics: { tickers_per_second: 2.3 },
+          timestamp: '2024-01-15T10:29:59Z',
+          run_id: 'spoofed',
+          seq: 999,
+        }),
+      ),
+      now,
+    );
+    expect(event).toEqual({
+      event_type: 'progress',
+      timestamp: '2024-01-15T10:29:59.000Z',
+      stage: 'data_download',
+      progress_percent: 100,
+      current_item: 'AAPL',
+      total_items: 500,
+      completed_items: 227,
+      message: 'Processing AAPL',
+      metrics: { tickers_per_second: 2.3 },
+    });
+  });
+
+  it('adds the timestamp where missing or invalid, and drops fields of the wrong type', () => {
+    expect(
+      parseStdoutLine(line('{"event_type":"progress","progress_percent":"50","timestamp":"yesterday","metrics":[1]}'), now),
+    ).toEqual({ event_type: 'progress', timestamp: now.toISOString() });
+  });
+
+  it('carries a result and a log level', () => {
+    expect(parseStdoutLine(line('{"event_type":"result","data":{"a":[1,2]}}'), now)).toMatchObject({ event_type: 'result', data: { a: [1, 2] } });
+    expect(parseStdoutLine(line('{"event_type":"log","level":"warning","message":"w"}'), now)).toMatchObject({ level: 'warning', message: 'w' });
+    expect(parseStdoutLine(line('{"event_type":"log","level":"shouting","message":"w"}'), now)).toMatchObject({ level: 'info' });
+  });
+
+  it('turns anything else into an info log carrying the text', () => {
+    for (const text of ['plain text', '[1,2]', '42', '{"event_type":"status","status":"completed"}', '{"no":"type"}', '{broken']) {
+      expect(parseStdoutLine(line(text), now)).toEqual({ event_type: 'log', timestamp: now.toISOString(), level: 'info', message: text });
+    }
+  });
+
+  it('makes no event of a blank line', () => {
+    expect(parseStdoutLine(line('   '), now)).toBeUndefined();
+    expect(parseStderrLine(line(''), now)).toBeUndefined();
+  });
+
+  it('flags truncated lines, and a truncated result as an error', () => {
+    expect(parseStdoutLine(line('x'.repeat(5000), true), now)).toMatchObject({ event_type: 'log', level: 'warning' });
+    expect(parseStdoutLine(line('{"event_type":"result","data":{"big":"', true), now)).toMatchObject({ event_type: 'error', level: 'error' });
+  });
+
+  it('makes every stderr line an error log', () => {
+    expect(parseStderrLine(line('Traceback (most recent call last):'), now)).toEqual({
+      event_type: 'log',
+      timestamp: now.toISOString(),
+      level: 'error',
+      message: 'Traceback (most recent call last):',
+    });
+  });
+});
+
+describe('LineSplitter', () => {
+  it('splits on newlines across chunks, CRLF included', () => {
+    const splitter = new LineSplitter(1024);
+    expect(splitter.push(Buffer.from('one\r\ntw'))).toEqual([line('one')]);
+    expect(splitter.push(Buffer.from('o\nthree'))).toEqual([line('two')]);
+    expect(splitter.end()).toEqual(line('three'));
+    expect(splitter.end()).toBeUndefined();
+  });
+
+  it('caps a long line, drops the rest up to the newline, and goes on', () => {
+    const splitter = new LineSplitter(10);
+    expect(splitter.push(Buffer.from('0123456789abcdef'))).toEqual([]);
+    expect(splitter.push(Buffer.from('ghij\nnext\n'))).toEqual([line('0123456789', true), line('next')]);
+  });
+
+  it('decodes UTF-8 split across chunks, replaces invalid bytes, removes NUL', () => {
+    const splitter = new LineSplitter(1024);
+    const euro = Buffer.from('€'); // 3 bytes
+    expect(splitter.push(euro.subarray(0, 1))).toEqual([]);
+    expect(splitter.push(Buffer.concat([euro.subarray(1), Buffer.from([0x0a])]))).toEqual([line('€')]);
+    expect(splitter.push(Buffer.from([0x61, 0xff, 0x00, 0x62, 0x0a]))).toEqual([line('a\uFFFDb')]);
+  });
+});
+
+describe('ProgressMetrics', () => {
+  it('adds rate and ETA to progress with counts and no metrics of its own, per stage', () => {
+    const metrics = new ProgressMetrics();
+    const progress = (stage: string, completed: number, extra = {}) => ({
+      event_type: 'progress',
+      timestamp: now.toISOString(),
+      stage,
+      completed_items: completed,
+      total_items: 100,
+      ...extra,
+    });
+    expect(metrics.enrich(progress('download', 0), 0)).not.toHaveProperty('metrics');
+    expect(metrics.enrich(progress('download', 10), 5000).metrics).toEqual({ items_per_second: 2, estimated_remaining: '00:00:45' });
+    expect(metrics.enrich(progress('download', 20, { metrics: { own: 1 } }), 6000).metrics).toEqual({ own: 1 });
+    // A new stage starts its own clock.
+    expect(metrics.enrich(progress('analysis', 0), 7000)).not.toHaveProperty('metrics');
+    expect(metrics.enrich(progress('analysis', 50), 8000).metrics).toEqual({ items_per_second: 50, estimated_remaining: '00:00:01' });
+  });
+
+  it('formats durations as HH:MM:SS', () => {
+    expect(formatDuration(332.4)).toBe('00:05:32');
+    expect(formatDuration(3 * 3600 + 61)).toBe('03:01:01');
+  });
+});
