@@ -4,6 +4,9 @@ import { appendRunEvents, type EventDraft } from '../db/run-events.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Logger } from '../logger.js';
 
+/** Attempts per batch (500 ms apart) before a database outage costs events. */
+const MAX_ATTEMPTS = 20;
+
 export interface EventWriterOptions {
   /** How long an event may wait so that it is stored together with the next ones. */
   flushMs: number;
@@ -53,6 +56,7 @@ export class RunEventWriter {
   }
 
   private async writePending(): Promise<void> {
+    let failures = 0;
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
@@ -64,11 +68,20 @@ export class RunEventWriter {
           return stored;
         });
         this.deps.bus.publish('runEvents', this.runId, events);
+        failures = 0;
       } catch (error) {
-        // Keep the events and try again shortly: they are the run's history.
-        this.deps.log.error({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; retrying');
-        this.pending = batch.concat(this.pending);
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        failures += 1;
+        if (failures > MAX_ATTEMPTS) {
+          // The database has been gone for a while: give up on this batch rather than hold
+          // the run (and a shutdown) hostage; the run's final status records the failure.
+          this.deps.log.error({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; events dropped');
+          failures = 0;
+        } else {
+          // Keep the events and try again shortly: they are the run's history.
+          this.deps.log.warn({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; retrying');
+          this.pending = batch.concat(this.pending);
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
       }
       if (this.pending.length < this.highWaterMark) {
         for (const wake of this.drainWaiters.splice(0)) wake();

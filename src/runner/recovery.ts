@@ -34,13 +34,13 @@ function ownerHost(run: RunRecord): string | undefined {
   return run.owner?.split(':')[0];
 }
 
+/**
+ * On this machine a dead owner pid settles it at once. Anywhere, an owner that stopped
+ * refreshing its heartbeat is gone (this also covers a pid reused by an unrelated process).
+ */
 function ownerIsGone(run: RunRecord): boolean {
   const [host, pid] = (run.owner ?? '').split(':');
-  if (host === os.hostname() && pid) {
-    const ownerPid = Number(pid);
-    return ownerPid !== process.pid && !processAlive(ownerPid);
-  }
-  // Another machine: trust its heartbeat.
+  if (host === os.hostname() && pid && Number(pid) !== process.pid && !processAlive(Number(pid))) return true;
   const heartbeat = Date.parse(run.heartbeatAt ?? run.startedAt ?? run.createdAt);
   return Date.now() - heartbeat > STALE_HEARTBEAT_MS;
 }

@@ -25,13 +25,22 @@ export class Runner {
     return this.deps.registry;
   }
 
-  /** Recovers runs a dead server left behind, then starts taking queued runs. */
+  private recoveryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Recovers runs a dead server left behind, then starts taking queued runs. Recovery runs
+   * again every minute: with several instances, one may die while the others live on.
+   */
   async start(): Promise<void> {
     await recoverInterruptedRuns(this.deps);
     this.scheduler.start();
+    this.recoveryTimer = setInterval(() => {
+      recoverInterruptedRuns(this.deps).catch((err) => this.deps.log.warn({ err }, 'recovery check failed'));
+    }, 60_000);
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.recoveryTimer);
     await this.scheduler.stop(this.deps.config.shutdownGraceMs);
   }
 

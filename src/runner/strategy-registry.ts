@@ -22,7 +22,8 @@ const ManifestSchema = z.object({
   description: z.string().default(''),
   command: z.array(z.string().min(1)).min(1, 'needs at least the program to run'),
   parameters_schema: z.record(z.string(), z.unknown()).optional(),
-  timeout_seconds: z.number().int().positive().optional(),
+  // At most 24 days: the longest delay a Node timer can hold.
+  timeout_seconds: z.number().int().positive().max(2_000_000).optional(),
 });
 
 export interface Strategy {
