@@ -36,7 +36,11 @@ export async function appendRunEvents(
     .returning('last_seq')
     .executeTakeFirstOrThrow();
   const first = last_seq - drafts.length + 1;
-  const events = drafts.map((draft, i): StoredEvent => ({ ...draft, run_id: runId, seq: first + i }));
+  // Key order as in CONTRACT §4 (type, time, run, seq first): the stored JSON is sent verbatim.
+  const events = drafts.map((draft, i): StoredEvent => {
+    const { event_type, timestamp, ...rest } = draft;
+    return { event_type, timestamp, run_id: runId, seq: first + i, ...rest };
+  });
   // Chunked: PostgreSQL accepts at most 65535 bind parameters per statement.
   for (let i = 0; i < events.length; i += 2000) {
     await trx
