@@ -2,31 +2,28 @@ import { graphql } from './gql/index.js';
 
 /** The operations the tests send, typed by `npm run codegen` (test/gql/). */
 
+export const RunFieldsFragment = graphql(`
+  fragment RunFields on Run {
+    id status progressPercent stage message exitCode result lastSeq
+    createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
+  }
+`);
 
 export const ExecuteStrategyDocument = graphql(`
   mutation ExecuteStrategy($input: ExecuteStrategyInput!) {
-    executeStrategy(input: $input) {
-      id status progressPercent stage message exitCode result lastSeq
-      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
-    }
+    executeStrategy(input: $input) { ...RunFields }
   }
 `);
 
 export const GetRunDocument = graphql(`
   query GetRun($id: ID!) {
-    run(id: $id) {
-      id status progressPercent stage message exitCode result lastSeq
-      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
-    }
+    run(id: $id) { ...RunFields }
   }
 `);
 
 export const CancelRunDocument = graphql(`
   mutation CancelRun($id: ID!) {
-    cancelRun(id: $id) {
-      id status progressPercent stage message exitCode result lastSeq
-      createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
-    }
+    cancelRun(id: $id) { ...RunFields }
   }
 `);
 
