@@ -71,3 +71,16 @@ it('a subscription whose source fails mid-stream ends with a coded error; the se
   }
   expect(server.app.ctx.bus.listenerCount()).toBe(baselineListeners);
 });
+
+it('an afterSeq beyond the run’s last event sends nothing and completes when the run ends', async () => {
+  const run = await execute(server.url, 'fixture_steps', { steps: 10, delay_ms: 100 });
+  const client = sseClient(server.url, 'distinct');
+  const started = Date.now();
+  const payloads = await collectSubscription(client, 'subscription($id: ID!) { runEvents(runId: $id, afterSeq: 100000) { seq } }', {
+    id: run.id,
+  });
+  client.dispose();
+  expect(payloads).toEqual([]);
+  expect((await waitForStatus(server.url, run.id, ['COMPLETED'])).status).toBe('COMPLETED');
+  expect(Date.now() - started).toBeLessThan(10_000);
+});

@@ -99,7 +99,11 @@ async function* streamEvents(
       }
       while (live.length > 0 && !fromStorage) {
         const event = live.shift()!;
-        if (event.seq <= last) continue;
+        if (event.seq <= last) {
+          // The run ended at or before the client's afterSeq: nothing is left to send.
+          if (isTerminalEvent(event)) return;
+          continue;
+        }
         if (event.seq !== last + 1) {
           fromStorage = true;
           break;
@@ -110,7 +114,13 @@ async function* streamEvents(
       }
       if (fromStorage || overflowed) continue;
       const woke = await news.wait(pollMs, signal);
-      if (woke === 'timeout') fromStorage = true;
+      if (woke === 'timeout') {
+        // Quiet for a while: check storage in case a live message was lost, and whether the
+        // run ended without anything left for this client (afterSeq beyond its last event).
+        const run = await findRun(ctx.db, runId);
+        if (!run || (isTerminal(run.status) && run.lastSeq <= last)) return;
+        fromStorage = true;
+      }
     }
   } finally {
     unsubscribe();
