@@ -125,3 +125,17 @@ describe('ProgressMetrics', () => {
     expect(formatDuration(3 * 3600 + 61)).toBe('03:01:01');
   });
 });
+
+describe('what PostgreSQL would refuse never reaches it', () => {
+  it('drops \\u0000 escapes and lone surrogates from every string, keys included', () => {
+    const event = parseStdoutLine(
+      line('{"event_type":"result","data":{"a\\u0000b":["x\\u0000y","\\ud800z"]},"timestamp":"+275760-09-13T00:00:00Z"}'),
+      now,
+    );
+    expect(event).toEqual({ event_type: 'result', timestamp: now.toISOString(), data: { ab: ['xy', '\uFFFDz'] } });
+    expect(parseStdoutLine(line('{"event_type":"progress","message":"m\\u0000","stage":"s\\u0000"}'), now)).toMatchObject({
+      message: 'm',
+      stage: 's',
+    });
+  });
+});

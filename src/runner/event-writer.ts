@@ -34,8 +34,11 @@ export class RunEventWriter {
     this.highWaterMark = options.highWaterMark ?? 5000;
   }
 
+  private closed = false;
+
   /** Queues an event; false means "too much is waiting: pause until `drained()`". */
   push(event: EventDraft): boolean {
+    if (this.closed) return true;
     this.pending.push(event);
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     return this.pending.length < this.highWaterMark;
@@ -45,6 +48,13 @@ export class RunEventWriter {
   drained(): Promise<void> {
     if (this.pending.length < this.highWaterMark) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Stores what is pending and accepts nothing more (the run's terminal status comes next). */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+    return this.flush();
   }
 
   /** Stores (then publishes) everything pushed so far. */

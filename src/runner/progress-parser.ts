@@ -53,7 +53,7 @@ function normaliseEvent(raw: Record<string, unknown>, now: Date): EventDraft {
   const type = raw.event_type as string;
   const event: Record<string, unknown> = { event_type: type, timestamp: timestampOf(raw.timestamp, now) };
   const text = (key: string) => {
-    if (typeof raw[key] === 'string') event[key] = raw[key];
+    if (typeof raw[key] === 'string') event[key] = storable(raw[key]);
     else if (typeof raw[key] === 'number' || typeof raw[key] === 'boolean') event[key] = String(raw[key]);
   };
   const count = (key: string) => {
@@ -68,21 +68,39 @@ function normaliseEvent(raw: Record<string, unknown>, now: Date): EventDraft {
   if (typeof raw.progress_percent === 'number' && Number.isFinite(raw.progress_percent)) {
     event.progress_percent = Math.min(100, Math.max(0, raw.progress_percent));
   }
-  if (isPlainObject(raw.metrics)) event.metrics = raw.metrics;
+  if (isPlainObject(raw.metrics)) event.metrics = storable(raw.metrics);
   if (type === 'log' || type === 'error') {
     event.level = typeof raw.level === 'string' && LOG_LEVELS.has(raw.level) ? raw.level : type === 'error' ? 'error' : 'info';
   }
-  if (type === 'result') event.data = raw.data ?? null;
-  if (type === 'error' && 'data' in raw) event.data = raw.data;
+  if (type === 'result') event.data = storable(raw.data ?? null);
+  if (type === 'error' && 'data' in raw) event.data = storable(raw.data);
   return event as EventDraft;
 }
 
+/** The script's own timestamp when it is one PostgreSQL can store (years 1–9999), else now. */
 function timestampOf(value: unknown, now: Date): string {
   if (typeof value === 'string') {
     const parsed = new Date(value);
-    if (!Number.isNaN(parsed.getTime())) return parsed.toISOString();
+    const year = parsed.getUTCFullYear();
+    if (!Number.isNaN(parsed.getTime()) && year >= 1 && year <= 9999) return parsed.toISOString();
   }
   return now.toISOString();
+}
+
+/**
+ * A copy PostgreSQL accepts: a JSON `\u0000` escape or a lone surrogate parses fine in
+ * JavaScript but makes text and jsonb columns reject the whole batch.
+ */
+export function storable<T>(value: T): T {
+  if (typeof value === 'string') {
+    const cleaned = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+    return cleaned.toWellFormed() as T;
+  }
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (isPlainObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  }
+  return value;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

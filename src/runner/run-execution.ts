@@ -25,6 +25,12 @@ type StopReason = 'cancel' | 'timeout' | 'shutdown';
 
 const STDERR_TAIL_LINES = 20;
 
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError?: Error;
+}
+
 /**
  * One claimed run, from spawn to terminal status. Output lines become events through the run's
  * single writer; the process group is always gone before the final status is written.
@@ -64,16 +70,13 @@ export class RunExecution {
       cwd: this.strategy.directory,
       env: childEnvironment({ STRATEGY_PROGRESS: 'json', STRATEGY_RUN_ID: this.run.id }),
     });
-    this.pid = child.pid;
-    const timer =
-      timeoutSeconds > 0 ? setTimeout(() => this.stop('timeout'), timeoutSeconds * 1000) : undefined;
-
-    if (child.pid !== undefined) {
-      await updateRun(this.deps.db, this.run.id, { pid: child.pid });
-      // A stop requested before the pid was known.
-      if (this.stopReason) void terminateProcessGroup(child.pid, config.cancelGraceMs);
-    }
-
+    // Listen before the first await: 'exit' is not replayed to a listener added later, and a
+    // quick script can be gone before the database answers.
+    const exited = new Promise<Exit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
+    });
+    void child.catch(() => {}); // execa's own promise: the 'exit' above tells us all we need
     const streams = [
       this.consume(child.stdout, (line, now) => parseStdoutLine(line, now)),
       this.consume(child.stderr, (line, now) => {
@@ -82,15 +85,27 @@ export class RunExecution {
         return parseStderrLine(line, now);
       }),
     ];
+    this.pid = child.pid;
+    const timer = timeoutSeconds > 0 ? setTimeout(() => this.stop('timeout'), timeoutSeconds * 1000) : undefined;
+
+    let failure: Error | undefined;
+    try {
+      if (child.pid !== undefined) {
+        await updateRun(this.deps.db, this.run.id, { pid: child.pid });
+        // A stop requested before the pid was known.
+        if (this.stopReason) void terminateProcessGroup(child.pid, config.cancelGraceMs);
+      }
+    } catch (error) {
+      // Without its pid on record the run could not be reaped after a crash: do not let it run.
+      failure = error as Error;
+      if (child.pid !== undefined) signalProcessGroup(child.pid, 'SIGKILL');
+    }
 
     // The direct child's exit ends the run; leftovers of its group are then killed so that a
     // grandchild holding the pipes cannot keep it "alive" (STACK.md pitfall 3).
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }>(
-      (resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-        child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
-      },
-    );
+    const exit = await exited;
+    // What stopped it is settled now; a cancel or shutdown arriving later changes nothing.
+    const stopReason = this.stopReason;
     clearTimeout(timer);
     if (child.pid !== undefined) signalProcessGroup(child.pid, 'SIGKILL');
     // Pipes close once every holder is dead; only a process that left the group could keep them.
@@ -98,26 +113,36 @@ export class RunExecution {
       Promise.all(streams).then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
     ]);
-    if (!drained) log.warn({ runId: this.run.id }, 'output pipes still open 10 s after exit; ignoring the rest');
-    void child.catch(() => {}); // settled by execa; nothing more to learn from it
-    await this.writer.flush();
+    if (!drained) {
+      log.warn({ runId: this.run.id }, 'output pipes still open 10 s after exit; ignoring the rest');
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
+    // Nothing may be stored after the terminal status event.
+    await this.writer.close();
 
-    const outcome = this.outcome(exit);
+    const outcome = failure ? this.runnerFailure(failure) : this.outcome(exit, stopReason);
     log.info({ runId: this.run.id, strategy: this.run.strategy, status: outcome.status, exit }, 'run finished');
     await this.finish(outcome.status, outcome.details);
   }
 
-  private outcome(exit: { code: number | null; signal: NodeJS.Signals | null; spawnError?: Error }): {
-    status: 'COMPLETED' | 'FAILED' | 'CANCELLED';
-    details: TransitionDetails;
-  } {
+  private runnerFailure(error: Error): { status: 'FAILED'; details: TransitionDetails } {
+    this.deps.log.error({ err: error, runId: this.run.id }, 'could not record the run’s process; stopped it');
+    const message = 'The runner could not record the process (database unavailable); the run was stopped';
+    return { status: 'FAILED', details: { message, exitCode: null, error: { code: 'RUNNER_ERROR', message } } };
+  }
+
+  private outcome(
+    exit: Exit,
+    stopReason: StopReason | undefined,
+  ): { status: 'COMPLETED' | 'FAILED' | 'CANCELLED'; details: TransitionDetails } {
     const stderrTail = [...this.stderrTail];
-    if (this.stopReason === 'cancel') return { status: 'CANCELLED', details: { message: 'Cancelled', exitCode: exit.code } };
-    if (this.stopReason === 'timeout') {
+    if (stopReason === 'cancel') return { status: 'CANCELLED', details: { message: 'Cancelled', exitCode: exit.code } };
+    if (stopReason === 'timeout') {
       const message = `Timed out after ${this.run.timeoutSeconds} s`;
       return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'TIMEOUT', message, stderrTail } } };
     }
-    if (this.stopReason === 'shutdown') {
+    if (stopReason === 'shutdown') {
       const message = 'Interrupted: the server shut down while the run was in progress';
       return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'INTERRUPTED', message, stderrTail } } };
     }
