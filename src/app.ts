@@ -40,7 +40,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
-    bus = config.redisUrl ? await createRedisEventBus(config.redisUrl) : createInProcessEventBus();
+    bus = config.redisUrl ? await createRedisEventBus(config.redisUrl, log) : createInProcessEventBus();
     const registry = await StrategyRegistry.load(config.strategiesDirs, log);
     const runner = new Runner({ db: database.db, bus, log, config, registry });
     const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log });

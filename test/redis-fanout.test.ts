@@ -92,3 +92,24 @@ it('a cancel sent to one instance stops the process running on the other', async
   expect(done.status).toBe('CANCELLED');
   expect(worker.ctx.runner.activeRunIds).not.toContain(run.id);
 });
+
+it('losing Redis costs at most a live message, never the process (no unhandled rejection)', async () => {
+  const { createRedisEventBus } = await import('../src/pubsub/redis-event-bus.js');
+  const { pino } = await import('pino');
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const bus = await createRedisEventBus(TEST_REDIS_URL, log);
+  const received: unknown[] = [];
+  const off = bus.subscribe('queueChanged', '', (message) => received.push(message));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  bus.publish('queueChanged', '', {});
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  expect(received).toEqual([{}]);
+  await bus.close();
+  // Every call on a closed connection fails inside ioredis; none may escape.
+  bus.publish('queueChanged', '', {});
+  off();
+  bus.subscribe('queueChanged', 'other', () => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  expect(warnings.join('\n')).toMatch(/Redis (PUBLISH|SUBSCRIBE|UNSUBSCRIBE)[^"]* failed/);
+});

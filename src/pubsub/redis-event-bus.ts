@@ -1,20 +1,65 @@
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
 import { createEventBus, type EventBus, type MessageTarget } from './event-bus.js';
 
-/** Several instances: messages travel through Redis pub/sub. */
-export async function createRedisEventBus(redisUrl: string): Promise<EventBus> {
-  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+/**
+ * Several instances: messages travel through Redis pub/sub. Same shape as yoga's
+ * `createRedisEventTarget`, but every Redis call handles its own failure: that target drops
+ * the promises of PUBLISH/SUBSCRIBE, so a Redis blip became an unhandled rejection, which ends
+ * a Node process. Here a lost message is only logged: PostgreSQL holds every event, and
+ * readers fall back to it (STACK.md pitfall 6).
+ */
+export async function createRedisEventBus(redisUrl: string, log: Logger): Promise<EventBus> {
+  const publisher = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
   // No ready check on the subscriber: a SUBSCRIBE sent while it connects would collide with it
   // (STACK.md pitfall 5).
-  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, enableReadyCheck: false });
-  // Connection trouble is logged by the caller through `ready`/`end`; never crash on it.
-  publishClient.on('error', () => {});
-  subscribeClient.on('error', () => {});
-  await Promise.all([publishClient.connect(), subscribeClient.connect()]);
-  const target = createRedisEventTarget({ publishClient, subscribeClient }) as unknown as MessageTarget;
+  const subscriber = new Redis(redisUrl, { lazyConnect: true, enableReadyCheck: false });
+  let reported = false;
+  const onError = (error: Error) => {
+    // ioredis reconnects by itself; say so once per outage, not per retry.
+    if (!reported) log.warn({ err: error }, 'Redis connection trouble; reconnecting');
+    reported = true;
+  };
+  publisher.on('error', onError).on('ready', () => (reported = false));
+  subscriber.on('error', onError);
+  await Promise.all([publisher.connect(), subscriber.connect()]);
+
+  const failed = (what: string) => (error: unknown) => log.warn({ err: error }, `Redis ${what} failed`);
+  const callbacks = new Map<string, Set<(event: CustomEvent) => void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    const listeners = callbacks.get(channel);
+    if (!listeners) return;
+    let detail: unknown;
+    try {
+      detail = JSON.parse(message);
+    } catch {
+      return;
+    }
+    for (const listener of listeners) listener(new CustomEvent(channel, { detail }));
+  });
+
+  const target: MessageTarget = {
+    addEventListener(channel, callback) {
+      let listeners = callbacks.get(channel);
+      if (!listeners) {
+        callbacks.set(channel, (listeners = new Set()));
+        subscriber.subscribe(channel).catch(failed(`SUBSCRIBE ${channel}`));
+      }
+      listeners.add(callback);
+    },
+    removeEventListener(channel, callback) {
+      const listeners = callbacks.get(channel);
+      if (!listeners?.delete(callback) || listeners.size > 0) return;
+      callbacks.delete(channel);
+      subscriber.unsubscribe(channel).catch(failed(`UNSUBSCRIBE ${channel}`));
+    },
+    dispatchEvent(event) {
+      publisher.publish(event.type, JSON.stringify(event.detail)).catch(failed(`PUBLISH ${event.type}`));
+      return true;
+    },
+  };
   return createEventBus(target, async () => {
     // quit(), not disconnect(): pending PUBLISHes must go out first.
-    await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    await Promise.allSettled([publisher.quit(), subscriber.quit()]);
   });
 }
