@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     'concurrent-runs': { type: 'string' },
     'pipeline-steps': { type: 'string' },
     'skip-pipeline': { type: 'boolean', default: false },
+    'server-env': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -34,9 +35,10 @@ if (args.help) {
   process.stdout.write(`npm run bench [-- options]
   --quick               ~1 min: 3 overhead triples, 4-run concurrency batches, 5k-event pipeline
   --runs N              overhead/latency triples (default 8; quick 3)
-  --concurrent-runs N   runs in the concurrency batch (default 6; quick 4)
+  --concurrent-runs N   runs in the concurrency batch (default 4: twice the cap, so half of them queue)
   --pipeline-steps N    events of the fixture_steps flood (default 20000; quick 5000)
   --skip-pipeline       leave out the event pipeline figures
+  --server-env K=V      extra service configuration (repeatable), e.g. EVENT_FLUSH_MS=100
   --out FILE            JSON results (default bench/results/latest.json)
 `);
   process.exit(0);
@@ -56,8 +58,9 @@ const plan = {
   overheadPairs: positive(args.runs, quick ? 3 : 8, 'runs'),
   overheadParameters: { universe: 'sp500', fetch_latency_ms: 5 },
   concurrencyPairs: 2,
-  concurrencyRuns: positive(args['concurrent-runs'], quick ? 4 : 6, 'concurrent-runs'),
-  concurrencyParameters: { universe: 'nasdaq100', fetch_latency_ms: 5 },
+  concurrencyRuns: positive(args['concurrent-runs'], 4, 'concurrent-runs'),
+  // Full: the workload of section 1; quick: a ~1.5 s run, so the batch fits in the minute.
+  concurrencyParameters: quick ? { universe: 'nasdaq100', fetch_latency_ms: 5 } : { universe: 'sp500', fetch_latency_ms: 5 },
   pipelinePairs: args['skip-pipeline'] ? 0 : quick ? 1 : 2,
   pipelineSteps: positive(args['pipeline-steps'], quick ? 5000 : 20_000, 'pipeline-steps'),
 };
@@ -95,7 +98,13 @@ async function main(): Promise<void> {
   log(`strategy-runner bench (${plan.mode}) — ${command}`);
   log(`load average at start: ${loadStart.map((l) => l.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores`);
 
-  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS) });
+  const extraEnv: Record<string, string> = {};
+  for (const pair of args['server-env'] ?? []) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--server-env expects KEY=VALUE (got ${pair})`);
+    extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS), ...extraEnv });
   const stop = () => {
     log('interrupted: closing the server and dropping the bench database');
     void server.close().finally(() => process.exit(130));
@@ -176,6 +185,7 @@ const cpuRow = (name: string, d: CpuDelta) =>
 
 function markdown(r: {
   command: string;
+  serverEnv: Record<string, string>;
   plan: typeof plan;
   startedAt: string;
   durationSeconds: number;
@@ -192,6 +202,8 @@ function markdown(r: {
     '',
     `## Results — \`${r.command}\``,
     '',
+    `Service configuration: production defaults plus ${Object.entries(r.serverEnv).filter(([k]) => !['DATABASE_URL', 'PORT', 'HOST', 'STRATEGIES_DIR', 'LOG_LEVEL'].includes(k)).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
+    '',
     `${r.startedAt}, ${r.durationSeconds} s; ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, ` +
       `load average ${r.loadavg.start.join(' ')} at start, ${r.loadavg.end.join(' ')} at end; ` +
       `${r.machine.node}, ${r.machine.python}, PostgreSQL ${r.machine.postgres}.`,
@@ -206,7 +218,7 @@ function markdown(r: {
     `| C. CLI with \`STRATEGY_PROGRESS=json\`, piped (the reporter's own cost) | ${s(o.medianMs.cliJson)} | ${ratio(o.ratio.cliJson)} | ${pct(o.ratio.cliJson)} |`,
     '',
     `Service time outside the process (median B − B′): ${msf(o.medianMs.outsideProcess)}; of it, mutation answer ${msf(o.medianMs.accept)}, ` +
-      `created → started ${msf(o.medianMs.queue)}. ~${o.pairs[0]?.events ?? '?'} events per run; every stream complete (no gap, no duplicate): ${o.streamsComplete ? 'yes' : '**NO**'}.`,
+      `created → started ${msf(o.medianMs.queue)}. ~${o.pairs[0]?.events ?? '?'} events per run, stored in ${o.medianFlushes} transactions (median); every stream complete (no gap, no duplicate): ${o.streamsComplete ? 'yes' : '**NO**'}.`,
     '',
     'CPU per run, median (ms): the script itself / this Node process (server and bench clients) / PostgreSQL backends of the bench database:',
     '',
@@ -248,7 +260,7 @@ function markdown(r: {
       `| service process wall (\`finished_at − started_at\`) | ${s(p.median.serviceProcessMs)} | ratio to CLI ${ratio(p.processRatio)} |`,
       `| CPU ms, CLI (script / node / postgres) | ${cpuCells(p.cpuMedianMs.cli)} | |`,
       `| CPU ms, service live run (script / node / postgres) | ${cpuCells(p.cpuMedianMs.service)} | |`,
-      `| events stored per second of process wall | ${Math.round(p.median.storedPerSecond)} | ${p.pairs[0]?.storedEvents ?? '?'} events per run |`,
+      `| events stored per second of process wall | ${Math.round(p.median.storedPerSecond)} | ${p.pairs[0]?.storedEvents ?? '?'} events per run in ${p.pairs.map((x) => x.flushes).join(', ')} transactions |`,
       `| replay of the finished run to a graphql-sse client | ${Math.round(p.median.replayGraphqlPerSecond)} events/s | |`,
       `| replay of the finished run to a REST EventSource | ${Math.round(p.median.replayRestPerSecond)} events/s | |`,
       '',

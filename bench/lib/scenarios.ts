@@ -43,6 +43,8 @@ export interface ServiceRun {
   rest: WatchResult | undefined;
   /** The same events as the service's own bus saw them: published right after their commit. */
   published: WatchResult;
+  /** Batches published on the bus, i.e. event-writer transactions (flushes) for this run. */
+  flushes: number;
   times: RunTimes;
 }
 
@@ -51,16 +53,18 @@ export interface ServiceRun {
  * published right after its transaction commits, so its receipt time splits the latency into
  * "stored" (script → committed) and "delivered" (committed → client).
  */
-function watchBus(server: BenchServer, runId: string): { result: WatchResult; stop: () => void } {
+function watchBus(server: BenchServer, runId: string): { result: WatchResult; batches: () => number; stop: () => void } {
   const result: WatchResult = { events: [], terminalAt: undefined, terminalStatus: undefined, subscribedAt: Date.now(), errors: [] };
+  let batches = 0;
   const stop = server.app.ctx.bus.subscribe('runEvents', runId, (events) => {
+    batches += 1;
     const receivedAt = Date.now();
     for (const event of events) {
       const status = typeof event.status === 'string' ? event.status : null;
       result.events.push({ seq: event.seq, type: event.event_type, status, emittedAt: Date.parse(event.timestamp), receivedAt });
     }
   });
-  return { result, stop };
+  return { result, batches: () => batches, stop };
 }
 
 export async function serviceRun(
@@ -92,6 +96,7 @@ export async function serviceRun(
     graphql,
     rest,
     published: bus.result,
+    flushes: bus.batches(),
     times,
   };
 }
@@ -139,6 +144,7 @@ export interface OverheadPair {
   loadavg1: number;
   runId: string;
   events: number;
+  flushes: number;
   cpu: { cli: CpuDelta; service: CpuDelta; cliJson: CpuDelta };
 }
 
@@ -149,6 +155,8 @@ export interface OverheadResult {
   /** Per-pair ratios to the standalone CLI run of the same pair. */
   ratio: { serviceE2e: RatioSummary; serviceProcess: RatioSummary; cliJson: RatioSummary };
   /** Medians in ms over pairs. */
+  /** Event-writer transactions per run (median). */
+  medianFlushes: number;
   medianMs: { cli: number; cliJson: number; serviceE2e: number; serviceProcess: number; accept: number; queue: number; outsideProcess: number };
   /** Median CPU ms per arm (children = the Python script; node = server + clients; postgres = its backends). */
   cpuMedianMs: { cli: CpuDelta; service: CpuDelta; cliJson: CpuDelta };
@@ -209,6 +217,7 @@ export async function overheadScenario(
         pair.serviceQueueMs = r.queueMs;
         pair.runId = r.id;
         pair.events = r.lastSeq;
+        pair.flushes = r.flushes;
         const g = progressLatencies(r.graphql);
         const s = progressLatencies(r.rest);
         const b = progressLatencies(r.published);
@@ -259,6 +268,7 @@ export async function overheadScenario(
       queue: median(pairs.map((p) => p.serviceQueueMs)),
       outsideProcess: median(pairs.map((p) => p.serviceE2eMs - p.serviceProcessMs)),
     },
+    medianFlushes: median(pairs.map((p) => p.flushes)),
     latency: {
       stored: { ...summarize(storedLatency), replayed: storedReplayed },
       graphql: { ...summarize(graphqlLatency), replayed: graphqlReplayed },
@@ -410,6 +420,7 @@ export interface PipelinePair {
   serviceProcessMs: number;
   serviceE2eMs: number;
   storedEvents: number;
+  flushes: number;
   storedPerSecond: number;
   liveComplete: boolean;
   replayGraphqlMs: number;
@@ -459,6 +470,7 @@ export async function pipelineScenario(
         pair.serviceProcessMs = r.processMs;
         pair.serviceE2eMs = r.e2eMs;
         pair.storedEvents = r.lastSeq;
+        pair.flushes = r.flushes;
         pair.storedPerSecond = r.lastSeq / (r.processMs / 1000);
         pair.liveComplete = complete(r.graphql, r.lastSeq);
 
