@@ -29,7 +29,7 @@ export interface App {
 
 export interface AppOptions {
   log?: Logger;
-  /** Start the runner (claim queued runs). @default true */
+  /** Start the runner (recover, then claim queued runs) once listening. @default true */
   startRunner?: boolean;
 }
 
@@ -59,11 +59,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (path === '/api' || path?.startsWith('/api/')) return void rest(req, res);
       return void yoga(req, res);
     });
-    // Long-lived SSE streams: no socket timeouts of Node's own.
-    server.requestTimeout = 0;
+    // requestTimeout bounds receiving a request (not the response), so SSE streams are unaffected.
+    server.requestTimeout = 120_000;
     server.headersTimeout = 60_000;
-
-    if (options.startRunner !== false) await runner.start();
 
     let closing: Promise<void> | undefined;
     return {
@@ -71,15 +69,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       server,
       database,
       rest: rest.stats,
-      listen: () =>
-        new Promise((resolve, reject) => {
+      // The port first, then the runner: a second instance that cannot bind must not have
+      // recovered, claimed or spawned anything before it exits.
+      listen: async () => {
+        const address = await new Promise<{ port: number; url: string }>((resolve, reject) => {
           server.once('error', reject);
           server.listen(config.port, config.host, () => {
-            const address = server.address() as { port: number };
+            const { port } = server.address() as { port: number };
             const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-            resolve({ port: address.port, url: `http://${host}:${address.port}` });
+            resolve({ port, url: `http://${host}:${port}` });
           });
-        }),
+        });
+        if (options.startRunner !== false) await runner.start();
+        return address;
+      },
       close: () =>
         (closing ??= (async () => {
           await runner.stop();

@@ -30,7 +30,7 @@ const EnvSchema = z.object({
   /** Time running children get to finish when the server is asked to stop. */
   SHUTDOWN_GRACE_MS: int(0).default(10_000),
   /** Timeout for strategies whose manifest sets none; 0 means no timeout. */
-  DEFAULT_TIMEOUT_SECONDS: int(0).default(0),
+  DEFAULT_TIMEOUT_SECONDS: int(0, 2_000_000).default(0),
   /** A queued run waits while free memory is below this. */
   MIN_FREE_MEMORY_MB: int(0).default(256),
   /** A queued run waits while the 1-minute load average per core is above this. */
@@ -43,8 +43,8 @@ const EnvSchema = z.object({
   QUEUE_POLL_MS: int(50).default(1000),
   /** Open REST SSE streams allowed per run. */
   SSE_MAX_STREAMS_PER_RUN: int(1).default(100),
-  /** Heartbeat comment interval on REST SSE streams. */
-  SSE_HEARTBEAT_MS: int(100, 15_000).default(15_000),
+  /** Heartbeat comment interval on REST SSE streams (the contract promises one at least every 15 s). */
+  SSE_HEARTBEAT_MS: int(100, 15_000).default(10_000),
   /** Largest request body accepted by the REST routes. */
   MAX_BODY_BYTES: int(1024).default(1024 * 1024),
 });

@@ -53,6 +53,10 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
     schema,
     context: () => ctx,
     graphqlEndpoint: '/graphql',
+    // No CORS and no multipart: otherwise any web page a user opens could start and cancel
+    // runs on their local server (a multipart POST needs no preflight).
+    cors: false,
+    multipart: false,
     maskedErrors: { maskError },
     // Served by useGraphiQLPage (inlined assets, cached); yoga's own page would load a CDN.
     graphiql: false,

@@ -190,15 +190,26 @@ export async function setQueuedWaitReason(db: Db, reason: string | null): Promis
     .execute();
 }
 
-/** Runs some instance was executing (RUNNING or CANCELLING). */
-export async function listActiveRuns(db: Db): Promise<RunRecord[]> {
+/**
+ * Runs some instance was executing (RUNNING or CANCELLING), each with whether its owner's
+ * heartbeat is older than `staleSeconds`, judged by the database's clock (the one that wrote it).
+ */
+export async function listActiveRuns(
+  db: Db,
+  staleSeconds: number,
+): Promise<Array<{ run: RunRecord; heartbeatStale: boolean }>> {
   const rows = await db
     .selectFrom('runs')
     .selectAll()
+    .select(
+      sql<boolean>`coalesce(heartbeat_at, started_at, created_at) < now() - make_interval(secs => ${staleSeconds})`.as(
+        'heartbeat_stale',
+      ),
+    )
     .where('status', 'in', ['RUNNING', 'CANCELLING'])
     .orderBy('number')
     .execute();
-  return rows.map(toRunRecord);
+  return rows.map(({ heartbeat_stale, ...row }) => ({ run: toRunRecord(row), heartbeatStale: heartbeat_stale }));
 }
 
 /** Marks the runs this instance executes as alive, so other instances never reap them. */

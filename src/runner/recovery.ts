@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { listActiveRuns, type RunRecord } from '../db/runs.js';
 import type { ExecutionDeps } from './run-execution.js';
@@ -5,7 +6,7 @@ import { processAlive, signalProcessGroup } from './child-process.js';
 import { transitionRun } from './run-state.js';
 
 /** A run whose owner has not refreshed its heartbeat for this long is presumed dead. */
-const STALE_HEARTBEAT_MS = 60_000;
+const STALE_HEARTBEAT_SECONDS = 60;
 
 /**
  * Runs left RUNNING or CANCELLING by a server that died: their leftover process group is
@@ -14,9 +15,12 @@ const STALE_HEARTBEAT_MS = 60_000;
  */
 export async function recoverInterruptedRuns(deps: ExecutionDeps): Promise<RunRecord[]> {
   const recovered: RunRecord[] = [];
-  for (const run of await listActiveRuns(deps.db)) {
-    if (!ownerIsGone(run)) continue;
-    if (run.pid !== null && ownerHost(run) === os.hostname()) signalProcessGroup(run.pid, 'SIGKILL');
+  for (const { run, heartbeatStale } of await listActiveRuns(deps.db, STALE_HEARTBEAT_SECONDS)) {
+    // Our own runs are alive by definition (a database outage may have delayed their heartbeat).
+    if (run.owner === deps.config.instanceId || !(heartbeatStale || ownerDiedHere(run))) continue;
+    if (run.pid !== null && ownerHost(run) === os.hostname() && (await isRunProcess(run.pid, run.id))) {
+      signalProcessGroup(run.pid, 'SIGKILL');
+    }
     const message = `Interrupted: the server running it (${run.owner ?? 'unknown'}) stopped`;
     const transition = await transitionRun(deps, run.id, 'FAILED', {
       message,
@@ -34,13 +38,21 @@ function ownerHost(run: RunRecord): string | undefined {
   return run.owner?.split(':')[0];
 }
 
-/**
- * On this machine a dead owner pid settles it at once. Anywhere, an owner that stopped
- * refreshing its heartbeat is gone (this also covers a pid reused by an unrelated process).
- */
-function ownerIsGone(run: RunRecord): boolean {
+/** On this machine a dead owner pid settles it at once; elsewhere the stale heartbeat does. */
+function ownerDiedHere(run: RunRecord): boolean {
   const [host, pid] = (run.owner ?? '').split(':');
-  if (host === os.hostname() && pid && Number(pid) !== process.pid && !processAlive(Number(pid))) return true;
-  const heartbeat = Date.parse(run.heartbeatAt ?? run.startedAt ?? run.createdAt);
-  return Date.now() - heartbeat > STALE_HEARTBEAT_MS;
+  return host === os.hostname() && Boolean(pid) && !processAlive(Number(pid));
+}
+
+/**
+ * Whether `pid` is still the run's process, not an unrelated one that got its number after a
+ * reboot: the runner put STRATEGY_RUN_ID in the child's environment.
+ */
+async function isRunProcess(pid: number, runId: string): Promise<boolean> {
+  try {
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+    return environ.split('\0').includes(`STRATEGY_RUN_ID=${runId}`);
+  } catch {
+    return false; // gone already (or no /proc to tell): killing blind is worse
+  }
 }

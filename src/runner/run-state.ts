@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database, RunRowUpdate, RunStatusValue } from '../db/database.js';
 import { appendRunEvents, type StoredEvent } from '../db/run-events.js';
 import { lockRun, type RunRecord } from '../db/runs.js';
@@ -82,7 +82,12 @@ export async function applyTransition(
     ...(terminal ? { finished_at: now, heartbeat_at: null } : {}),
     ...(to === 'COMPLETED' ? { progress_percent: 100 } : {}),
   };
-  await trx.updateTable('runs').set(patch).where('id', '=', runId).execute();
+  await trx
+    .updateTable('runs')
+    // Times that other instances compare come from the database's clock, not ours.
+    .set({ ...patch, ...(to === 'RUNNING' ? { started_at: sql`now()`, heartbeat_at: sql`now()` } : {}) })
+    .where('id', '=', runId)
+    .execute();
   const [event] = await appendRunEvents(trx, runId, [
     {
       event_type: 'status',

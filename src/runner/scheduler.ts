@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
 import { RunExecution, type ExecutionDeps } from './run-execution.js';
-import { applyTransition, publishTransition, transitionRun } from './run-state.js';
+import { applyTransition, publishTransition } from './run-state.js';
 import type { StrategyRegistry } from './strategy-registry.js';
 
 /**
@@ -78,28 +78,23 @@ export class Scheduler {
       const claimed = await this.deps.db.transaction().execute(async (trx) => {
         const next = await lockNextQueuedRun(trx);
         if (!next) return undefined;
-        let strategy;
-        try {
-          strategy = this.deps.registry.get(next.strategy);
-        } catch {
-          return { next, strategy: undefined, transition: undefined };
+        const started = { owner: config.instanceId };
+        const strategy = this.deps.registry.find(next.strategy);
+        if (!strategy) {
+          // Queued before a restart that lost its manifest: it can never run. Failed in the
+          // claim's own transaction, so no other instance can be running it meanwhile.
+          const message = `Strategy "${next.strategy}" is no longer registered`;
+          const running = await applyTransition(trx, next.id, 'RUNNING', { patch: started });
+          const failed = await applyTransition(trx, next.id, 'FAILED', { message, error: { code: 'SPAWN_FAILED', message } });
+          return { strategy: undefined, transitions: [running!, failed!] };
         }
-        const transition = await applyTransition(trx, next.id, 'RUNNING', {
-          message: 'Running',
-          patch: { started_at: new Date(), owner: config.instanceId, heartbeat_at: new Date() },
-        });
-        return { next, strategy, transition };
+        const running = await applyTransition(trx, next.id, 'RUNNING', { message: 'Running', patch: started });
+        return { strategy, transitions: [running!] };
       });
       if (!claimed) return;
-      if (!claimed.strategy) {
-        // Queued before a restart that lost its manifest: it can never run.
-        const message = `Strategy "${claimed.next.strategy}" is no longer registered`;
-        await transitionRun(this.deps, claimed.next.id, 'RUNNING', { patch: { started_at: new Date() } });
-        await transitionRun(this.deps, claimed.next.id, 'FAILED', { message, error: { code: 'SPAWN_FAILED', message } });
-        continue;
-      }
-      publishTransition(this.deps.bus, claimed.transition!);
-      const run = claimed.transition!.run;
+      for (const transition of claimed.transitions) publishTransition(this.deps.bus, transition);
+      if (!claimed.strategy) continue;
+      const run = claimed.transitions[0]!.run;
       const execution = new RunExecution(this.deps, run, claimed.strategy);
       this.active.set(run.id, execution);
       void execution.done.finally(() => {

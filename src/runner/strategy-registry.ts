@@ -81,6 +81,10 @@ export class StrategyRegistry {
     return [...this.strategies.values()].map((entry) => entry.strategy);
   }
 
+  find(name: string): Strategy | undefined {
+    return this.strategies.get(name)?.strategy;
+  }
+
   /** @throws NotFoundError */
   get(name: string): Strategy {
     const entry = this.strategies.get(name);
