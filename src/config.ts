@@ -38,7 +38,7 @@ const EnvSchema = z.object({
   /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
   MAX_LINE_BYTES: int(1024).default(1024 * 1024),
   /** How long events wait to be persisted together; smaller is snappier, larger is cheaper. */
-  EVENT_FLUSH_MS: int(1, 5000).default(25),
+  EVENT_FLUSH_MS: int(1, 5000).default(100),
   /** How often the queue is re-checked when nothing signals it (other instances, load). */
   QUEUE_POLL_MS: int(50).default(1000),
   /** Open REST SSE streams allowed per run. */

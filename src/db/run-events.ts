@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './database.js';
+import type { Database, RunRowUpdate } from './database.js';
 
 /** The `run_events` table: the durable, ordered event log of every run. */
 
@@ -27,11 +27,13 @@ export async function appendRunEvents(
   trx: Transaction<Database>,
   runId: string,
   drafts: readonly EventDraft[],
+  /** Other columns of the run to set in the same statement (its progress snapshot). */
+  runPatch: RunRowUpdate = {},
 ): Promise<StoredEvent[]> {
   if (drafts.length === 0) return [];
   const { last_seq } = await trx
     .updateTable('runs')
-    .set((eb) => ({ last_seq: eb('last_seq', '+', drafts.length) }))
+    .set((eb) => ({ ...runPatch, last_seq: eb('last_seq', '+', drafts.length) }))
     .where('id', '=', runId)
     .returning('last_seq')
     .executeTakeFirstOrThrow();

@@ -35,13 +35,27 @@ export class RunEventWriter {
   }
 
   private closed = false;
+  /** Consecutive failed attempts to store a batch. */
+  private failures = 0;
 
   /** Queues an event; false means "too much is waiting: pause until `drained()`". */
   push(event: EventDraft): boolean {
     if (this.closed) return true;
     this.pending.push(event);
-    this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    this.armTimer();
     return this.pending.length < this.highWaterMark;
+  }
+
+  /**
+   * One batch per `flushMs` while output keeps coming: the cost of storing is per transaction,
+   * not per event, so batching on the timer (not as fast as the database answers) keeps the
+   * server's CPU, which the strategies share, low.
+   */
+  private armTimer(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flushing = this.flushing.then(() => this.writePending(false));
+    }, this.options.flushMs);
   }
 
   /** Resolves once the backlog is below the high-water mark. */
@@ -61,31 +75,28 @@ export class RunEventWriter {
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.writePending());
+    this.flushing = this.flushing.then(() => this.writePending(true));
     return this.flushing;
   }
 
-  private async writePending(): Promise<void> {
-    let failures = 0;
+  /** Writes one batch, or everything with `all` (or while the backlog is above the mark). */
+  private async writePending(all: boolean): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
       try {
-        const events = await this.deps.db.transaction().execute(async (trx) => {
-          const stored = await appendRunEvents(trx, this.runId, batch);
-          const snapshot = snapshotOf(batch);
-          if (snapshot) await trx.updateTable('runs').set(snapshot).where('id', '=', this.runId).execute();
-          return stored;
-        });
+        const events = await this.deps.db
+          .transaction()
+          .execute((trx) => appendRunEvents(trx, this.runId, batch, snapshotOf(batch)));
         this.deps.bus.publish('runEvents', this.runId, events);
-        failures = 0;
+        this.failures = 0;
       } catch (error) {
-        failures += 1;
-        if (failures > MAX_ATTEMPTS) {
+        this.failures += 1;
+        if (this.failures > MAX_ATTEMPTS) {
           // The database has been gone for a while: give up on this batch rather than hold
           // the run (and a shutdown) hostage; the run's final status records the failure.
           this.deps.log.error({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; events dropped');
-          failures = 0;
+          this.failures = 0;
         } else {
           // Keep the events and try again shortly: they are the run's history.
           this.deps.log.warn({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; retrying');
@@ -95,13 +106,15 @@ export class RunEventWriter {
       }
       if (this.pending.length < this.highWaterMark) {
         for (const wake of this.drainWaiters.splice(0)) wake();
+        if (!all) break;
       }
     }
+    if (this.pending.length > 0 && !this.closed) this.armTimer();
   }
 }
 
 /** The run's latest progress and its result, from a batch of events. */
-function snapshotOf(batch: readonly EventDraft[]): RunRowUpdate | undefined {
+function snapshotOf(batch: readonly EventDraft[]): RunRowUpdate {
   const patch: RunRowUpdate = {};
   for (const event of batch) {
     if (event.event_type === 'progress') {
@@ -112,5 +125,5 @@ function snapshotOf(batch: readonly EventDraft[]): RunRowUpdate | undefined {
       patch.result = JSON.stringify(event.data ?? null);
     }
   }
-  return Object.keys(patch).length > 0 ? patch : undefined;
+  return patch;
 }
