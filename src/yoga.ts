@@ -70,7 +70,7 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
     // GraphQL over SSE, both modes, at /graphql/stream (the graphql-sse client's default).
     plugins: [
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
-      useGraphQLSSE({ endpoint: '/graphql/stream' }),
+      useGraphQLSSE({ endpoint: '/graphql/stream', maxBodyBytes: ctx.config.maxBodyBytes }),
     ],
   });
 }

@@ -62,6 +62,19 @@ it('serves on port 4000 with an embedded database, completes a run, and keeps it
     const done = await waitForStatus(first.url, run.id, ['COMPLETED', 'FAILED'], 60_000);
     expect(done.status).toBe('COMPLETED');
     expect((done.result as { candidates: unknown[] }).candidates.length).toBeGreaterThan(0);
+
+    // A second server on the same embedded database would corrupt it: it refuses, clearly.
+    const second = await execa('npm', ['start'], {
+      cwd: checkout,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME!, PORT: '0' },
+      extendEnv: false,
+      reject: false,
+      all: true,
+      timeout: 60_000,
+    });
+    expect(second.exitCode).toBe(1);
+    expect(second.all).toMatch(/\.data is in use by another strategy-runner \(pid \d+\)/);
+    expect((await fetch(`${first.url}/readyz`)).status).toBe(200);
   } finally {
     // As a terminal's Ctrl-C or a service manager would: the whole group (npm → sh → node).
     signalProcessGroup(first.child.pid!, 'SIGTERM');

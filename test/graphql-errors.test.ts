@@ -92,3 +92,15 @@ describe('bad input answers a coded error, never a stack trace, and queues nothi
     expect(none.data!.runs.nodes).toEqual([]);
   });
 });
+
+it('refuses an oversized body on /graphql/stream with 413 before reading it', async () => {
+  const response = await fetch(`${server.url}/graphql/stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query: `subscription { runUpdated { id } } # ${'x'.repeat(2 * 1024 * 1024)}` }),
+  });
+  expect(response.status).toBe(413);
+  expect(await response.json()).toEqual({
+    errors: [{ message: 'Request body over 1048576 bytes', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+  });
+});

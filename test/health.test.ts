@@ -41,3 +41,20 @@ it('/readyz answers 503 while the database refuses connections, and 200 again af
   }
   expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 });
+
+it('a database connection dropped in the middle of a transaction fails that work only, never the process', async () => {
+  const { sql } = await import('kysely');
+  const outcome = await server.app.database.db
+    .transaction()
+    .execute(async (trx) => {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+      await admin(`select pg_terminate_backend(${rows[0]!.pid})`);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the client learns while checked out
+    })
+    .then(
+      () => 'committed',
+      () => 'failed',
+    );
+  expect(outcome).toBe('failed');
+  expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+});

@@ -212,6 +212,13 @@ export async function listActiveRuns(
   return rows.map(({ heartbeat_stale, ...row }) => ({ run: toRunRecord(row), heartbeatStale: heartbeat_stale }));
 }
 
+/** Which of `ids` are in `status`. */
+export async function listRunIdsWithStatus(db: Db, ids: readonly string[], status: RunStatusValue): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('runs').select('id').where('id', 'in', ids).where('status', '=', status).execute();
+  return rows.map((row) => row.id);
+}
+
 /** Marks the runs this instance executes as alive, so other instances never reap them. */
 export async function touchHeartbeat(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;

@@ -158,11 +158,21 @@ export class RunExecution {
   }
 
   private async finish(status: 'COMPLETED' | 'FAILED' | 'CANCELLED', details: TransitionDetails): Promise<void> {
-    // A cancel moved the run to CANCELLING first; everything else finishes from RUNNING.
-    let transition = await transitionRun(this.deps, this.run.id, status, details);
-    if (!transition && status !== 'CANCELLED') {
-      // Cancelled while it was exiting on its own: the user's cancel wins.
-      transition = await transitionRun(this.deps, this.run.id, 'CANCELLED', { message: 'Cancelled', exitCode: details.exitCode ?? null });
+    // The final status is what every client waits for: a database blip must not lose it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A cancel moved the run to CANCELLING first; everything else finishes from RUNNING.
+        const transition = await transitionRun(this.deps, this.run.id, status, details);
+        if (!transition && status !== 'CANCELLED') {
+          // Cancelled while it was exiting on its own: the user's cancel wins.
+          await transitionRun(this.deps, this.run.id, 'CANCELLED', { message: 'Cancelled', exitCode: details.exitCode ?? null });
+        }
+        return;
+      } catch (error) {
+        if (attempt >= 10) throw error; // recovery will end it INTERRUPTED
+        this.deps.log.warn({ err: error, runId: this.run.id, attempt }, 'storing the final status failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
+import { listRunIdsWithStatus, lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
 import { RunExecution, type ExecutionDeps } from './run-execution.js';
 import { applyTransition, publishTransition } from './run-state.js';
 import type { StrategyRegistry } from './strategy-registry.js';
@@ -33,12 +33,22 @@ export class Scheduler {
       bus.subscribe('cancelRequested', '', ({ runId }) => this.active.get(runId)?.stop('cancel')),
     );
     this.pollTimer = setInterval(() => this.poke(), config.queuePollMs);
-    this.heartbeatTimer = setInterval(() => {
-      touchHeartbeat(this.deps.db, [...this.active.keys()]).catch((err) =>
-        this.deps.log.warn({ err }, 'heartbeat failed'),
-      );
-    }, 10_000);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), 10_000);
     this.poke();
+  }
+
+  /**
+   * Keeps our runs' heartbeat fresh (so no other instance reaps them), and stops any of them
+   * that a cancel moved to CANCELLING: the cancel message over the bus is at-most-once.
+   */
+  private async heartbeat(): Promise<void> {
+    const ids = [...this.active.keys()];
+    try {
+      await touchHeartbeat(this.deps.db, ids);
+      for (const id of await listRunIdsWithStatus(this.deps.db, ids, 'CANCELLING')) this.stopLocal(id, 'cancel');
+    } catch (err) {
+      this.deps.log.warn({ err }, 'heartbeat failed');
+    }
   }
 
   /** Runs executing in this instance. */
