@@ -89,7 +89,7 @@ describe('runs that go wrong end in the right status with their reason, and the 
     expect(messages).not.toContain('');
   });
 
-  it('a command that cannot start: FAILED / SPAWN_FAILED with the reason', async () => {
+  it('a command that cannot start: FAILED / SPAWN_FAILED with the reason (run by the one instance that has it)', async () => {
     const { createApp } = await import('../src/app.js');
     const { loadConfig } = await import('../src/config.js');
     const fs = await import('node:fs/promises');
@@ -103,6 +103,17 @@ describe('runs that go wrong end in the right status with their reason, and the 
     const app = await createApp(loadConfig({ DATABASE_URL: server.database.url, PORT: '0', STRATEGIES_DIR: dir, LOG_LEVEL: 'silent' }));
     try {
       const run = await app.ctx.runner.submit('missing_program', {});
+      // The test server shares the database but lacks that manifest: it leaves the run alone.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const waiting = await gql<{ run: { status: string; waitReason: string } }>(
+        server.url,
+        'query($id: ID!) { run(id: $id) { status waitReason } }',
+        { id: run.id },
+      );
+      expect(waiting.data!.run).toEqual({
+        status: 'QUEUED',
+        waitReason: 'Strategy "missing_program" is not registered on this server; it starts on an instance that has it (or cancel it)',
+      });
       const { url } = await app.listen();
       const done = await waitForStatus(url, run.id, finished);
       expect(done).toMatchObject({ status: 'FAILED', exitCode: null, error: { code: 'SPAWN_FAILED' } });

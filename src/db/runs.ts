@@ -125,12 +125,20 @@ export async function listRuns(db: Db, filter: ListRunsFilter): Promise<RunRecor
   return rows.map(toRunRecord);
 }
 
-/** Locks the oldest queued run no other instance holds, or returns undefined. */
-export async function lockNextQueuedRun(trx: Transaction<Database>): Promise<RunRecord | undefined> {
+/**
+ * Locks the oldest queued run of one of `strategies` that no other instance holds, or returns
+ * undefined. Runs of other strategies are left for instances that have them.
+ */
+export async function lockNextQueuedRun(
+  trx: Transaction<Database>,
+  strategies: readonly string[],
+): Promise<RunRecord | undefined> {
+  if (strategies.length === 0) return undefined;
   const row = await trx
     .selectFrom('runs')
     .selectAll()
     .where('status', '=', 'QUEUED')
+    .where('strategy', 'in', strategies)
     .orderBy('number')
     .limit(1)
     .forUpdate()

@@ -82,8 +82,9 @@ export async function queueInfo(ctx: AppContext, run: RunRecord): Promise<QueueI
   if (position < 1) return { position: null, waitReason: null };
   return {
     position,
-    waitReason:
-      run.waitReason ??
+    waitReason: !ctx.runner.registry.has(run.strategy)
+      ? `Strategy "${run.strategy}" is not registered on this server; it starts on an instance that has it (or cancel it)`
+      : run.waitReason ??
       (position === 1
         ? `Waiting for a free slot (at most ${ctx.config.maxConcurrentRuns} runs at once)`
         : `Waiting behind ${position - 1} queued run${position === 2 ? '' : 's'}`),

@@ -86,25 +86,17 @@ export class Scheduler {
     while (!this.stopping && this.active.size < config.maxConcurrentRuns) {
       if (await this.machineBusy()) return;
       const claimed = await this.deps.db.transaction().execute(async (trx) => {
-        const next = await lockNextQueuedRun(trx);
+        const next = await lockNextQueuedRun(trx, this.deps.registry.names());
         if (!next) return undefined;
-        const started = { owner: config.instanceId };
-        const strategy = this.deps.registry.find(next.strategy);
-        if (!strategy) {
-          // Queued before a restart that lost its manifest: it can never run. Failed in the
-          // claim's own transaction, so no other instance can be running it meanwhile.
-          const message = `Strategy "${next.strategy}" is no longer registered`;
-          const running = await applyTransition(trx, next.id, 'RUNNING', { patch: started });
-          const failed = await applyTransition(trx, next.id, 'FAILED', { message, error: { code: 'SPAWN_FAILED', message } });
-          return { strategy: undefined, transitions: [running!, failed!] };
-        }
-        const running = await applyTransition(trx, next.id, 'RUNNING', { message: 'Running', patch: started });
-        return { strategy, transitions: [running!] };
+        const transition = await applyTransition(trx, next.id, 'RUNNING', {
+          message: 'Running',
+          patch: { owner: config.instanceId },
+        });
+        return { transition: transition!, strategy: this.deps.registry.get(next.strategy) };
       });
       if (!claimed) return;
-      for (const transition of claimed.transitions) publishTransition(this.deps.bus, transition);
-      if (!claimed.strategy) continue;
-      const run = claimed.transitions[0]!.run;
+      publishTransition(this.deps.bus, claimed.transition);
+      const run = claimed.transition.run;
       const execution = new RunExecution(this.deps, run, claimed.strategy);
       this.active.set(run.id, execution);
       void execution.done.finally(() => {

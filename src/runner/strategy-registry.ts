@@ -81,8 +81,12 @@ export class StrategyRegistry {
     return [...this.strategies.values()].map((entry) => entry.strategy);
   }
 
-  find(name: string): Strategy | undefined {
-    return this.strategies.get(name)?.strategy;
+  names(): string[] {
+    return [...this.strategies.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.strategies.has(name);
   }
 
   /** @throws NotFoundError */
