@@ -32,7 +32,6 @@ export interface RunRecord {
   readonly pid: number | null;
   readonly owner: string | null;
   readonly waitReason: string | null;
-  readonly heartbeatAt: string | null;
   readonly lastSeq: number;
 }
 
@@ -72,7 +71,6 @@ export function toRunRecord(row: RunRow): RunRecord {
     pid: row.pid,
     owner: row.owner,
     waitReason: row.wait_reason,
-    heartbeatAt: iso(row.heartbeat_at),
     lastSeq: row.last_seq,
   };
 }
@@ -147,23 +145,6 @@ export async function lockNextQueuedRun(
   return row && toRunRecord(row);
 }
 
-/** Applies `patch` only if the run is still in one of `from`; undefined when it was not. */
-export async function updateRunIfStatus(
-  db: Db,
-  id: string,
-  from: readonly RunStatusValue[],
-  patch: RunRowUpdate,
-): Promise<RunRecord | undefined> {
-  const row = await db
-    .updateTable('runs')
-    .set(patch)
-    .where('id', '=', id)
-    .where('status', 'in', from)
-    .returningAll()
-    .executeTakeFirst();
-  return row && toRunRecord(row);
-}
-
 export async function updateRun(db: Db, id: string, patch: RunRowUpdate): Promise<void> {
   await db.updateTable('runs').set(patch).where('id', '=', id).execute();
 }
@@ -175,15 +156,6 @@ export async function queuePosition(db: Db, run: Pick<RunRecord, 'number'>): Pro
     .select((eb) => eb.fn.countAll<number>().as('count'))
     .where('status', '=', 'QUEUED')
     .where('number', '<=', run.number)
-    .executeTakeFirstOrThrow();
-  return Number(count);
-}
-
-export async function countRunsByStatus(db: Db, status: RunStatusValue): Promise<number> {
-  const { count } = await db
-    .selectFrom('runs')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('status', '=', status)
     .executeTakeFirstOrThrow();
   return Number(count);
 }
