@@ -181,7 +181,7 @@ export const openApiDocument = {
                 type: 'object',
                 required: ['code', 'message', 'stderr_tail'],
                 properties: {
-                  code: { type: 'string', description: 'TIMEOUT, EXIT_CODE, INTERRUPTED, SPAWN_FAILED, …' },
+                  code: { type: 'string', description: 'EXIT_CODE, TIMEOUT, INTERRUPTED, SPAWN_FAILED, RUNNER_ERROR' },
                   message: { type: 'string' },
                   stderr_tail: { type: 'array', items: { type: 'string' } },
                 },

@@ -10,10 +10,10 @@ import type { EventBus } from '../pubsub/event-bus.js';
  *   QUEUED     → RUNNING     a scheduler claimed it
  *   QUEUED     → CANCELLED   cancelled before it started
  *   RUNNING    → COMPLETED   the script exited 0
- *   RUNNING    → FAILED      non-zero exit, TIMEOUT, SPAWN_FAILED, INTERRUPTED (server died/stopped)
+ *   RUNNING    → FAILED      EXIT_CODE, TIMEOUT, SPAWN_FAILED, INTERRUPTED (server died/stopped), RUNNER_ERROR
  *   RUNNING    → CANCELLING  cancel requested; the process group is being stopped
  *   CANCELLING → CANCELLED   the process group is gone
- *   CANCELLING → FAILED      INTERRUPTED: the server died while cancelling
+ *   CANCELLING → FAILED      INTERRUPTED (the server died while cancelling) or TIMEOUT (it fired first)
  *
  * Every transition is persisted (row update + `status` event, one transaction) and only then
  * published, so a client never sees a state the database does not hold.

@@ -18,7 +18,7 @@ export const RunStatus = builder.enumType('RunStatus', {
 });
 
 export const RunErrorType = builder.objectRef<RunErrorRecord>('RunError').implement({
-  description: 'Why a run failed. Codes: TIMEOUT, EXIT_CODE, INTERRUPTED, SPAWN_FAILED.',
+  description: 'Why a run failed. Codes: EXIT_CODE, TIMEOUT, INTERRUPTED, SPAWN_FAILED, RUNNER_ERROR.',
   fields: (t) => ({
     code: t.exposeString('code'),
     message: t.exposeString('message'),
