@@ -1,49 +1,30 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { print } from 'graphql';
-import { createApp, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import type { App } from '../src/app.js';
+import type { TestDatabase } from './helpers/database.js';
 import { TEST_REDIS_URL } from './helpers/database-urls.js';
 import { CancelRunDocument, RunEventsDocument } from './documents.js';
 import { collectSubscription, gql, sseClient } from './helpers/graphql.js';
 import { execute, storedEvents, waitForStatus } from './helpers/runs.js';
-import { FIXTURES_DIR, STRATEGIES_DIR } from './helpers/server.js';
+import { startTwoInstances, type TwoInstances } from './helpers/instances.js';
 
 /**
  * Two instances sharing one PostgreSQL and the machine's Redis: `worker` executes runs,
  * `api` only serves clients. Everything a client of `api` sees crosses Redis.
  */
-let database: TestDatabase;
+let instances: TwoInstances;
 let worker: App;
 let api: App;
 let workerUrl: string;
 let apiUrl: string;
+let database: TestDatabase;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  const config = (extra: Record<string, string>) =>
-    loadConfig({
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      PORT: '0',
-      STRATEGIES_DIR: `${STRATEGIES_DIR}:${FIXTURES_DIR}`,
-      LOG_LEVEL: 'silent',
-      CANCEL_GRACE_MS: '1000',
-      EVENT_FLUSH_MS: '10',
-      QUEUE_POLL_MS: '200',
-      ...extra,
-    });
-  worker = await createApp(config({}));
-  api = await createApp(config({}), { startRunner: false });
-  workerUrl = (await worker.listen()).url;
-  apiUrl = (await api.listen()).url;
+  instances = await startTwoInstances({ REDIS_URL: TEST_REDIS_URL });
+  ({ worker, api, workerUrl, apiUrl, database } = instances);
 });
 
-afterAll(async () => {
-  await api?.close();
-  await worker?.close();
-  await database?.drop();
-});
+afterAll(() => instances?.close());
 
 it('a client of one instance follows, live and complete, a run executed by another', async () => {
   const run = await execute(apiUrl, 'fixture_steps', { steps: 40, delay_ms: 25 });
