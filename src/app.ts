@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { sql } from 'kysely';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -51,8 +50,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        return void sql`select 1`
-          .execute(database.db)
+        return void database
+          .ping()
           .then(() => sendJson(res, 200, { status: 'ready', database: database.kind }))
           .catch(() => sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' }));
       }

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ADMIN_DATABASE_URL } from './helpers/database-urls.js';
+import { adminQuery } from './helpers/database.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer;
@@ -8,16 +7,6 @@ beforeAll(async () => {
   server = await startTestServer();
 });
 afterAll(() => server.close());
-
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 it('/healthz answers while the process lives; /readyz reports the database', async () => {
   expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
@@ -28,16 +17,16 @@ it('/healthz answers while the process lives; /readyz reports the database', asy
 
 it('/readyz answers 503 while the database refuses connections, and 200 again after', async () => {
   const name = server.database.name;
-  await admin(`alter database ${name} with allow_connections false`);
+  await adminQuery(`alter database ${name} with allow_connections false`);
   try {
-    await admin(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`);
+    await adminQuery(`select pg_terminate_backend(pid) from pg_stat_activity where datname = '${name}'`);
     await new Promise((resolve) => setTimeout(resolve, 200)); // the pool notices its clients are gone
     const refused = await fetch(`${server.url}/readyz`);
     expect(refused.status).toBe(503);
     expect(await refused.json()).toEqual({ status: 'unavailable', reason: 'database unreachable' });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   } finally {
-    await admin(`alter database ${name} with allow_connections true`);
+    await adminQuery(`alter database ${name} with allow_connections true`);
   }
   expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 });
@@ -48,7 +37,7 @@ it('a database connection dropped in the middle of a transaction fails that work
     .transaction()
     .execute(async (trx) => {
       const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
-      await admin(`select pg_terminate_backend(${rows[0]!.pid})`);
+      await adminQuery(`select pg_terminate_backend(${rows[0]!.pid})`);
       await new Promise((resolve) => setTimeout(resolve, 300)); // the client learns while checked out
     })
     .then(

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './database.js';
@@ -9,8 +9,14 @@ export type DatabaseKind = 'postgres' | 'pglite';
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly kind: DatabaseKind;
+  /** Resolves when the database answers a trivial query (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+const ping = (db: Kysely<Database>) => async () => {
+  await sql`select 1`.execute(db);
+};
 
 export interface ConnectOptions {
   /** A postgres:// URL; without it, an embedded PGlite database on disk under `dataDir`. */
@@ -32,7 +38,7 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    return { db, kind: 'postgres', ping: ping(db), close: () => db.destroy() };
   }
 
   await fs.mkdir(options.dataDir, { recursive: true });
@@ -45,6 +51,7 @@ export async function connectDatabase(options: ConnectOptions): Promise<Database
     return {
       db,
       kind: 'pglite',
+      ping: ping(db),
       close: async () => {
         await db.destroy();
         await pglite.close();

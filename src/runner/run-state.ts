@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database, RunRowUpdate, RunStatusValue } from '../db/database.js';
 import { appendRunEvents, type StoredEvent } from '../db/run-events.js';
-import { lockRun, type RunRecord } from '../db/runs.js';
+import { lockRun, type RunRecord, toRunRecord } from '../db/runs.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 
 /**
@@ -82,12 +82,13 @@ export async function applyTransition(
     ...(terminal ? { finished_at: now, heartbeat_at: null } : {}),
     ...(to === 'COMPLETED' ? { progress_percent: 100 } : {}),
   };
-  await trx
+  const row = await trx
     .updateTable('runs')
     // Times that other instances compare come from the database's clock, not ours.
     .set({ ...patch, ...(to === 'RUNNING' ? { started_at: sql`now()`, heartbeat_at: sql`now()` } : {}) })
     .where('id', '=', runId)
-    .execute();
+    .returningAll()
+    .executeTakeFirstOrThrow();
   const [event] = await appendRunEvents(trx, runId, [
     {
       event_type: 'status',
@@ -98,8 +99,8 @@ export async function applyTransition(
       ...(details.error ? { error: { code: details.error.code, message: details.error.message } } : {}),
     },
   ]);
-  const run = await lockRun(trx, runId);
-  return { run: run!, event: event! };
+  // The row as updated, with the seq its status event just took.
+  return { run: { ...toRunRecord(row), lastSeq: event!.seq }, event: event! };
 }
 
 /** Tells every listener about a committed transition. */

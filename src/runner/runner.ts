@@ -14,11 +14,8 @@ import type { StrategyRegistry } from './strategy-registry.js';
 export class Runner {
   private readonly scheduler: Scheduler;
 
-  constructor(
-    private readonly deps: ExecutionDeps & { registry: StrategyRegistry },
-    scheduler?: Scheduler,
-  ) {
-    this.scheduler = scheduler ?? new Scheduler(deps);
+  constructor(private readonly deps: ExecutionDeps & { registry: StrategyRegistry }) {
+    this.scheduler = new Scheduler(deps);
   }
 
   get registry(): StrategyRegistry {

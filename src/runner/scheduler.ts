@@ -20,11 +20,7 @@ export class Scheduler {
   private waitReason: string | null = null;
   private readonly unsubscribe: Array<() => void> = [];
 
-  constructor(
-    private readonly deps: ExecutionDeps & { registry: StrategyRegistry },
-    /** Free memory and load, replaceable in tests. */
-    private readonly machine: () => { freeMemoryMb: number; loadPerCpu: number } = measureMachine,
-  ) {}
+  constructor(private readonly deps: ExecutionDeps & { registry: StrategyRegistry }) {}
 
   start(): void {
     const { bus, config } = this.deps;
@@ -109,7 +105,7 @@ export class Scheduler {
 
   private async machineBusy(): Promise<boolean> {
     const { config } = this.deps;
-    const { freeMemoryMb, loadPerCpu } = this.machine();
+    const { freeMemoryMb, loadPerCpu } = measureMachine();
     let reason: string | null = null;
     if (freeMemoryMb < config.minFreeMemoryMb) {
       reason = `Waiting for memory: ${Math.round(freeMemoryMb)} MB free, ${config.minFreeMemoryMb} MB needed to start a run`;
