@@ -6,10 +6,10 @@ import { createLogger, type Logger } from './logger.js';
 import { createInProcessEventBus, type EventBus } from './pubsub/event-bus.js';
 import { createRedisEventBus } from './pubsub/redis-event-bus.js';
 import type { AppContext } from './resolvers/context.js';
-import { createRestHandler, type RestStats } from './rest/router.js';
+import { createRestHandler, type RestStats } from './http/rest/router.js';
 import { Runner } from './runner/runner.js';
 import { StrategyRegistry } from './runner/strategy-registry.js';
-import { createYogaServer } from './yoga.js';
+import { createYogaServer } from './http/graphql/yoga.js';
 
 /**
  * Assembles the service: database, fan-out, strategy registry, runner and both API faces

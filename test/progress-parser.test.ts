@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../src/runner/line-splitter.js';
 import { formatDuration, ProgressMetrics } from '../src/runner/progress-metrics.js';
 import { parseStderrLine, parseStdoutLine } from '../src/runner/progress-parser.js';
+import type { ProgressDraft } from '../src/model/run-event.js';
 
 const now = new Date('2024-01-15T10:30:00.000Z');
 const line = (text: string, truncated = false) => ({ text, truncated });
@@ -11,7 +12,7 @@ describe('parseStdoutLine', () => {
     const event = parseStdoutLine(
       line(
         JSON.stringify({
-          event_type: 'progress',
+          event_type: 'progress' as const,
           stage: 'data_download',
           progress_percent: 145,
           current_item: 'AAPL',
@@ -27,7 +28,7 @@ describe('parseStdoutLine', () => {
       now,
     );
     expect(event).toEqual({
-      event_type: 'progress',
+      event_type: 'progress' as const,
       timestamp: '2024-01-15T10:29:59.000Z',
       stage: 'data_download',
       progress_percent: 100,
@@ -104,7 +105,7 @@ describe('LineSplitter', () => {
 describe('ProgressMetrics', () => {
   it('adds rate and ETA to progress with counts and no metrics of its own, per stage', () => {
     const metrics = new ProgressMetrics();
-    const progress = (stage: string, completed: number, extra = {}) => ({
+    const progress = (stage: string, completed: number, extra = {}): ProgressDraft => ({
       event_type: 'progress',
       timestamp: now.toISOString(),
       stage,

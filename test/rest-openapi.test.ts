@@ -2,7 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REST_ROUTES } from '../src/rest/router.js';
+import { REST_ROUTES } from '../src/http/rest/router.js';
 import { api } from './helpers/rest.js';
 import { waitForStatus } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { GraphQLObjectType } from 'graphql';
 import { expect, it } from 'vitest';
-import { schema } from '../src/schema/index.js';
-import { SCHEMA_FILE, schemaSdl } from '../src/schema/print-schema.js';
+import { schema } from '../src/http/graphql/schema/index.js';
+import { SCHEMA_FILE, schemaSdl } from '../src/http/graphql/schema/print-schema.js';
 
 it('schema.graphql is the SDL of the code-first schema (run `npm run codegen` after changing src/schema)', () => {
   expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(schemaSdl());

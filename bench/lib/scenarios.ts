@@ -60,7 +60,7 @@ function watchBus(server: BenchServer, runId: string): { result: WatchResult; ba
     batches += 1;
     const receivedAt = Date.now();
     for (const event of events) {
-      const status = typeof event.status === 'string' ? event.status : null;
+      const status = event.event_type === 'status' ? event.status : null;
       result.events.push({ seq: event.seq, type: event.event_type, status, emittedAt: Date.parse(event.timestamp), receivedAt });
     }
   });

@@ -1,8 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { EventType, RunEvent } from '../model/run-event.js';
+import type { RunStatus } from '../model/run-status.js';
 
 /** Row types of every table, as Kysely sees them. Mirrors the migrations in `migrations/`. */
-
-export type RunStatusValue = 'QUEUED' | 'RUNNING' | 'CANCELLING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json = ColumnType<unknown, string, string>;
@@ -13,7 +13,7 @@ export interface RunsTable {
   number: Generated<number>;
   strategy: string;
   parameters: Json;
-  status: RunStatusValue;
+  status: RunStatus;
   progress_percent: number | null;
   stage: string | null;
   message: string | null;
@@ -37,10 +37,10 @@ export interface RunsTable {
 export interface RunEventsTable {
   run_id: string;
   seq: number;
-  event_type: string;
+  event_type: EventType;
   created_at: Timestamp;
-  /** The event exactly as clients receive it (CONTRACT §4 format). */
-  payload: Json;
+  /** The event exactly as clients receive it (CONTRACT §4 format); written as JSON text. */
+  payload: ColumnType<RunEvent, string, never>;
 }
 
 export interface Database {

@@ -1,35 +1,23 @@
 import type { Kysely, Transaction } from 'kysely';
+import { placeEvent, type EventDraft, type EventPlace, type RunEvent } from '../model/run-event.js';
 import type { Database, RunRowUpdate } from './database.js';
 
 /** The `run_events` table: the durable, ordered event log of every run. */
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** An event before it has a place in the log. */
-export interface EventDraft {
-  readonly event_type: string;
-  readonly timestamp: string;
-  readonly [field: string]: unknown;
-}
-
-/** An event in the wire format of CONTRACT §4, as stored and as sent. */
-export interface StoredEvent extends EventDraft {
-  readonly run_id: string;
-  readonly seq: number;
-}
-
 /**
  * Gives `drafts` the run's next sequence numbers and stores them, inside `trx`.
  * The sequence counter lives on the run's row, so the row lock makes every writer
  * (the executing instance, a cancel from another instance, recovery) take turns.
  */
-export async function appendRunEvents(
+export async function appendRunEvents<T extends EventDraft>(
   trx: Transaction<Database>,
   runId: string,
-  drafts: readonly EventDraft[],
+  drafts: readonly T[],
   /** Other columns of the run to set in the same statement (its progress snapshot). */
   runPatch: RunRowUpdate = {},
-): Promise<StoredEvent[]> {
+): Promise<Array<T & EventPlace>> {
   if (drafts.length === 0) return [];
   const { last_seq } = await trx
     .updateTable('runs')
@@ -38,11 +26,7 @@ export async function appendRunEvents(
     .returning('last_seq')
     .executeTakeFirstOrThrow();
   const first = last_seq - drafts.length + 1;
-  // Key order as in CONTRACT §4 (type, time, run, seq first): the stored JSON is sent verbatim.
-  const events = drafts.map((draft, i): StoredEvent => {
-    const { event_type, timestamp, ...rest } = draft;
-    return { event_type, timestamp, run_id: runId, seq: first + i, ...rest };
-  });
+  const events = drafts.map((draft, i) => placeEvent(draft, { run_id: runId, seq: first + i }));
   // Chunked: PostgreSQL accepts at most 65535 bind parameters per statement.
   for (let i = 0; i < events.length; i += 2000) {
     await trx
@@ -67,7 +51,7 @@ export async function listRunEvents(
   runId: string,
   afterSeq: number,
   limit: number,
-): Promise<StoredEvent[]> {
+): Promise<RunEvent[]> {
   const rows = await db
     .selectFrom('run_events')
     .select('payload')
@@ -76,5 +60,5 @@ export async function listRunEvents(
     .orderBy('seq')
     .limit(limit)
     .execute();
-  return rows.map((row) => row.payload as StoredEvent);
+  return rows.map((row) => row.payload);
 }

@@ -1,5 +1,6 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
-import type { Database, RunRow, RunRowUpdate, RunStatusValue } from './database.js';
+import type { RunStatus } from '../model/run-status.js';
+import type { Database, RunRow, RunRowUpdate } from './database.js';
 
 /** The `runs` table: one function per operation, the database handle passed in. */
 
@@ -18,7 +19,7 @@ export interface RunRecord {
   readonly number: number;
   readonly strategy: string;
   readonly parameters: Record<string, unknown>;
-  readonly status: RunStatusValue;
+  readonly status: RunStatus;
   readonly progressPercent: number | null;
   readonly stage: string | null;
   readonly message: string | null;
@@ -106,7 +107,7 @@ export async function lockRun(trx: Transaction<Database>, id: string): Promise<R
 }
 
 export interface ListRunsFilter {
-  statuses?: readonly RunStatusValue[] | undefined;
+  statuses?: readonly RunStatus[] | undefined;
   strategy?: string | undefined;
   /** Only runs older than this run number (the cursor). */
   beforeNumber?: number | undefined;
@@ -193,7 +194,7 @@ export async function listActiveRuns(
 }
 
 /** Which of `ids` are in `status`. */
-export async function listRunIdsWithStatus(db: Db, ids: readonly string[], status: RunStatusValue): Promise<string[]> {
+export async function listRunIdsWithStatus(db: Db, ids: readonly string[], status: RunStatus): Promise<string[]> {
   if (ids.length === 0) return [];
   const rows = await db.selectFrom('runs').select('id').where('id', 'in', ids).where('status', '=', status).execute();
   return rows.map((row) => row.id);

@@ -1,5 +1,5 @@
 import type { RunRecord } from '../db/runs.js';
-import type { StoredEvent } from '../db/run-events.js';
+import type { RunEvent } from '../model/run-event.js';
 
 /**
  * Fan-out of "something new happened" between the parts of one instance and, with Redis,
@@ -8,7 +8,7 @@ import type { StoredEvent } from '../db/run-events.js';
  */
 export interface BusMessages {
   /** Freshly persisted events of one run, oldest first. */
-  runEvents: readonly StoredEvent[];
+  runEvents: readonly RunEvent[];
   /** A run's new state after a status change. */
   runUpdated: RunRecord;
   /** Ask the instance executing `runId` to stop it. */

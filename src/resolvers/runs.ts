@@ -1,4 +1,4 @@
-import type { RunStatusValue } from '../db/database.js';
+import type { RunStatus } from '../model/run-status.js';
 import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import type { AppContext } from './context.js';
@@ -39,7 +39,7 @@ export const MAX_PAGE_SIZE = 100;
 /** Newest first; `after` is the cursor of the last run already seen. */
 export async function listRuns(
   ctx: AppContext,
-  args: { status?: readonly RunStatusValue[] | null; strategy?: string | null; first?: number | null; after?: string | null },
+  args: { status?: readonly RunStatus[] | null; strategy?: string | null; first?: number | null; after?: string | null },
 ): Promise<RunPage> {
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, RunRowUpdate } from '../db/database.js';
-import { appendRunEvents, type EventDraft } from '../db/run-events.js';
+import { appendRunEvents } from '../db/run-events.js';
+import type { EventDraft } from '../model/run-event.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Logger } from '../logger.js';
 

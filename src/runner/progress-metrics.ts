@@ -1,4 +1,4 @@
-import type { EventDraft } from '../db/run-events.js';
+import type { EventDraft } from '../model/run-event.js';
 
 /**
  * Adds `items_per_second` and `estimated_remaining` to progress events that carry item counts
@@ -9,7 +9,7 @@ export class ProgressMetrics {
   private stageStartedAt = 0;
   private stageStartItems = 0;
 
-  enrich(event: EventDraft, nowMs: number): EventDraft {
+  enrich<T extends EventDraft>(event: T, nowMs: number): T {
     if (event.event_type !== 'progress') return event;
     const completed = event.completed_items;
     const total = event.total_items;

@@ -1,4 +1,4 @@
-import type { EventDraft } from '../db/run-events.js';
+import { LOG_LEVELS, type EventDraft, type EventType, type LogDraft, type LogLevel, type ProgressFields } from '../model/run-event.js';
 import type { Line } from './line-splitter.js';
 
 /**
@@ -8,22 +8,24 @@ import type { Line } from './line-splitter.js';
  * Blank lines carry nothing and become no event.
  */
 
-const SCRIPT_EVENT_TYPES = new Set(['progress', 'log', 'result', 'error']);
-const LOG_LEVELS = new Set(['debug', 'info', 'warning', 'error']);
+type ScriptEventType = Exclude<EventType, 'status'>;
+const SCRIPT_EVENT_TYPES: ReadonlySet<string> = new Set<ScriptEventType>(['progress', 'log', 'result', 'error']);
+const isScriptEventType = (value: unknown): value is ScriptEventType => typeof value === 'string' && SCRIPT_EVENT_TYPES.has(value);
+const isLogLevel = (value: unknown): value is LogLevel => typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
 
 export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
   const text = line.text;
   if (text.trim() === '') return undefined;
+  const timestamp = now.toISOString();
   if (line.truncated) {
-    const isResult = /^\s*\{\s*"event_type"\s*:\s*"result"/.test(text);
-    return {
-      event_type: isResult ? 'error' : 'log',
-      timestamp: now.toISOString(),
-      level: isResult ? 'error' : 'warning',
-      message: isResult
-        ? `result line exceeded the size limit (${text.length} characters kept); the result was dropped`
-        : `${text.slice(0, 2000)}… [line truncated: longer than the size limit]`,
-    };
+    return /^\s*\{\s*"event_type"\s*:\s*"result"/.test(text)
+      ? {
+          event_type: 'error',
+          timestamp,
+          level: 'error',
+          message: `result line exceeded the size limit (${text.length} characters kept); the result was dropped`,
+        }
+      : { event_type: 'log', timestamp, level: 'warning', message: `${text.slice(0, 2000)}… [line truncated: longer than the size limit]` };
   }
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
@@ -33,9 +35,7 @@ export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
     } catch {
       value = undefined;
     }
-    if (isPlainObject(value) && typeof value.event_type === 'string' && SCRIPT_EVENT_TYPES.has(value.event_type)) {
-      return normaliseEvent(value, now);
-    }
+    if (isPlainObject(value) && isScriptEventType(value.event_type)) return normaliseEvent(value.event_type, value, now);
   }
   return logEvent(text, 'info', now);
 }
@@ -45,36 +45,54 @@ export function parseStderrLine(line: Line, now: Date): EventDraft | undefined {
   return logEvent(line.truncated ? `${line.text.slice(0, 2000)}… [line truncated]` : line.text, 'error', now);
 }
 
-function logEvent(message: string, level: string, now: Date): EventDraft {
+function logEvent(message: string, level: LogLevel, now: Date): LogDraft {
   return { event_type: 'log', timestamp: now.toISOString(), level, message };
 }
 
-function normaliseEvent(raw: Record<string, unknown>, now: Date): EventDraft {
-  const type = raw.event_type as string;
-  const event: Record<string, unknown> = { event_type: type, timestamp: timestampOf(raw.timestamp, now) };
-  const text = (key: string) => {
-    if (typeof raw[key] === 'string') event[key] = storable(raw[key]);
-    else if (typeof raw[key] === 'number' || typeof raw[key] === 'boolean') event[key] = String(raw[key]);
+function normaliseEvent(type: ScriptEventType, raw: Record<string, unknown>, now: Date): EventDraft {
+  const timestamp = timestampOf(raw.timestamp, now);
+  const fields = progressFields(raw);
+  switch (type) {
+    case 'progress':
+      return { event_type: type, timestamp, ...fields };
+    case 'log':
+      return { event_type: type, timestamp, ...fields, level: isLogLevel(raw.level) ? raw.level : 'info' };
+    case 'error':
+      return {
+        event_type: type,
+        timestamp,
+        ...fields,
+        level: isLogLevel(raw.level) ? raw.level : 'error',
+        ...('data' in raw ? { data: storable(raw.data) } : {}),
+      };
+    case 'result':
+      return { event_type: type, timestamp, ...fields, data: storable(raw.data ?? null) };
+  }
+}
+
+/** The progress fields a script may put on any event, checked and normalised; the rest is dropped. */
+function progressFields(raw: Record<string, unknown>): ProgressFields {
+  const text = (key: string): string | undefined => {
+    const value = raw[key];
+    if (typeof value === 'string') return storable(value);
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    return undefined;
   };
-  const count = (key: string) => {
+  const count = (key: string): number | undefined => {
     const n = raw[key];
-    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) event[key] = Math.floor(n);
+    return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
   };
-  text('stage');
-  text('message');
-  text('current_item');
-  count('total_items');
-  count('completed_items');
-  if (typeof raw.progress_percent === 'number' && Number.isFinite(raw.progress_percent)) {
-    event.progress_percent = Math.min(100, Math.max(0, raw.progress_percent));
-  }
-  if (isPlainObject(raw.metrics)) event.metrics = storable(raw.metrics);
-  if (type === 'log' || type === 'error') {
-    event.level = typeof raw.level === 'string' && LOG_LEVELS.has(raw.level) ? raw.level : type === 'error' ? 'error' : 'info';
-  }
-  if (type === 'result') event.data = storable(raw.data ?? null);
-  if (type === 'error' && 'data' in raw) event.data = storable(raw.data);
-  return event as EventDraft;
+  const percent = raw.progress_percent;
+  // Absent fields are `undefined`, which JSON (storage, Redis, SSE) leaves out.
+  return {
+    stage: text('stage'),
+    message: text('message'),
+    current_item: text('current_item'),
+    total_items: count('total_items'),
+    completed_items: count('completed_items'),
+    progress_percent: typeof percent === 'number' && Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : undefined,
+    metrics: isPlainObject(raw.metrics) ? storable(raw.metrics) : undefined,
+  };
 }
 
 /** The script's own timestamp when it is one PostgreSQL can store (years 1–9999), else now. */

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import type { EventDraft } from '../db/run-events.js';
+import type { EventDraft } from '../model/run-event.js';
 import { type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../pubsub/event-bus.js';

@@ -1,6 +1,8 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
-import type { Database, RunRowUpdate, RunStatusValue } from '../db/database.js';
-import { appendRunEvents, type StoredEvent } from '../db/run-events.js';
+import type { Database, RunRowUpdate } from '../db/database.js';
+import { appendRunEvents } from '../db/run-events.js';
+import type { StatusDraft, StatusEvent } from '../model/run-event.js';
+import { isTerminal, toWireStatus, type RunStatus } from '../model/run-status.js';
 import { lockRun, type RunRecord, toRunRecord } from '../db/runs.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 
@@ -19,9 +21,7 @@ import type { EventBus } from '../pubsub/event-bus.js';
  * published, so a client never sees a state the database does not hold.
  */
 
-export const TERMINAL_STATUSES: readonly RunStatusValue[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
-
-const ALLOWED: Record<RunStatusValue, readonly RunStatusValue[]> = {
+const ALLOWED: Record<RunStatus, readonly RunStatus[]> = {
   QUEUED: ['RUNNING', 'CANCELLED'],
   RUNNING: ['COMPLETED', 'FAILED', 'CANCELLING'],
   CANCELLING: ['CANCELLED', 'FAILED'],
@@ -30,11 +30,7 @@ const ALLOWED: Record<RunStatusValue, readonly RunStatusValue[]> = {
   CANCELLED: [],
 };
 
-export function isTerminal(status: RunStatusValue): boolean {
-  return TERMINAL_STATUSES.includes(status);
-}
-
-export function canTransition(from: RunStatusValue, to: RunStatusValue): boolean {
+export function canTransition(from: RunStatus, to: RunStatus): boolean {
   return ALLOWED[from].includes(to);
 }
 
@@ -49,7 +45,7 @@ export interface TransitionDetails {
 
 export interface Transition {
   readonly run: RunRecord;
-  readonly event: StoredEvent;
+  readonly event: StatusEvent;
 }
 
 /**
@@ -59,7 +55,7 @@ export interface Transition {
 export async function applyTransition(
   trx: Transaction<Database>,
   runId: string,
-  to: RunStatusValue,
+  to: RunStatus,
   details: TransitionDetails = {},
 ): Promise<Transition | undefined> {
   const current = await lockRun(trx, runId);
@@ -89,18 +85,19 @@ export async function applyTransition(
     .where('id', '=', runId)
     .returningAll()
     .executeTakeFirstOrThrow();
-  const [event] = await appendRunEvents(trx, runId, [
+  const [event] = await appendRunEvents<StatusDraft>(trx, runId, [
     {
       event_type: 'status',
       timestamp: now.toISOString(),
-      status: to.toLowerCase(),
+      status: toWireStatus(to),
       ...(details.message !== undefined ? { message: details.message } : {}),
       ...(details.exitCode !== undefined && details.exitCode !== null ? { exit_code: details.exitCode } : {}),
       ...(details.error ? { error: { code: details.error.code, message: details.error.message } } : {}),
     },
   ]);
   // The row as updated, with the seq its status event just took.
-  return { run: { ...toRunRecord(row), lastSeq: event!.seq }, event: event! };
+  if (!event) throw new Error('appendRunEvents stored no status event');
+  return { run: { ...toRunRecord(row), lastSeq: event.seq }, event };
 }
 
 /** Tells every listener about a committed transition. */
@@ -113,7 +110,7 @@ export function publishTransition(bus: EventBus, transition: Transition): void {
 export async function transitionRun(
   deps: { db: Kysely<Database>; bus: EventBus },
   runId: string,
-  to: RunStatusValue,
+  to: RunStatus,
   details: TransitionDetails = {},
 ): Promise<Transition | undefined> {
   const transition = await deps.db.transaction().execute((trx) => applyTransition(trx, runId, to, details));

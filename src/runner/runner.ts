@@ -3,7 +3,8 @@ import { appendRunEvents } from '../db/run-events.js';
 import { findRun, insertRun, type RunRecord } from '../db/runs.js';
 import { recoverInterruptedRuns } from './recovery.js';
 import type { ExecutionDeps } from './run-execution.js';
-import { isTerminal, publishTransition, transitionRun } from './run-state.js';
+import { isTerminal } from '../model/run-status.js';
+import { publishTransition, transitionRun } from './run-state.js';
 import { Scheduler } from './scheduler.js';
 import type { StrategyRegistry } from './strategy-registry.js';
 

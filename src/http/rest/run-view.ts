@@ -1,5 +1,5 @@
-import type { RunRecord } from '../db/runs.js';
-import type { QueueInfo } from '../resolvers/runs.js';
+import type { RunRecord } from '../../db/runs.js';
+import type { QueueInfo } from '../../resolvers/runs.js';
 
 /** The REST status object of CONTRACT §4: snake_case, lower-case status. */
 export interface RunStatusView {

@@ -1,5 +1,5 @@
-import { AppError, isAppError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AppError, isAppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 
 /**
  * A failure inside a subscription source must never escape: the GraphQL-SSE plugin takes the

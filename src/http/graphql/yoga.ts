@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
-import { isAppError } from './errors.js';
-import type { AppContext } from './resolvers/context.js';
+import { isAppError } from '../../errors.js';
+import type { AppContext } from '../../resolvers/context.js';
 import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
 import { schema } from './schema/index.js';

@@ -1,8 +1,8 @@
 import type http from 'node:http';
-import { cancelRun, executeStrategy, getRun, queueInfo } from '../resolvers/runs.js';
-import { listStrategies } from '../resolvers/strategies.js';
-import type { AppContext } from '../resolvers/context.js';
-import type { RunRecord } from '../db/runs.js';
+import { cancelRun, executeStrategy, getRun, queueInfo } from '../../resolvers/runs.js';
+import { listStrategies } from '../../resolvers/strategies.js';
+import type { AppContext } from '../../resolvers/context.js';
+import type { RunRecord } from '../../db/runs.js';
 import { HttpError, sendJson } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 import { readJsonBody } from './read-json-body.js';

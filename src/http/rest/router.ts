@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { AppContext } from '../resolvers/context.js';
+import type { AppContext } from '../../resolvers/context.js';
 import { HttpError, sendError } from './http-errors.js';
 import { ROUTES, type Route } from './routes.js';
 import { SseStreamRegistry } from './sse-stream.js';

@@ -1,6 +1,6 @@
-import type { RunErrorRecord, RunRecord } from '../db/runs.js';
-import type { RunStatusValue } from '../db/database.js';
-import { busMessages } from '../resolvers/run-events.js';
+import type { RunErrorRecord, RunRecord } from '../../../db/runs.js';
+import { RUN_STATUSES } from '../../../model/run-status.js';
+import { watchRunUpdates } from '../../../resolvers/run-events.js';
 import {
   cancelRun,
   encodeCursor,
@@ -9,12 +9,12 @@ import {
   listRuns,
   queueInfo,
   type RunPage,
-} from '../resolvers/runs.js';
+} from '../../../resolvers/runs.js';
 import { builder } from './builder.js';
-import { guardSubscription, unwrapStreamValue } from './guard-subscription.js';
+import { guardSubscription, unwrapStreamValue } from '../guard-subscription.js';
 
 export const RunStatus = builder.enumType('RunStatus', {
-  values: ['QUEUED', 'RUNNING', 'CANCELLING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const satisfies readonly RunStatusValue[],
+  values: RUN_STATUSES,
 });
 
 export const RunErrorType = builder.objectRef<RunErrorRecord>('RunError').implement({
@@ -126,7 +126,7 @@ builder.subscriptionField('runUpdated', (t) =>
   t.field({
     type: RunType,
     description: 'Every status change of every run.',
-    subscribe: (_root, _args, ctx) => guardSubscription(busMessages(ctx, 'runUpdated'), ctx.log),
-    resolve: (value) => unwrapStreamValue(value as RunRecord),
+    subscribe: (_root, _args, ctx) => guardSubscription(watchRunUpdates(ctx), ctx.log),
+    resolve: (value) => unwrapStreamValue(value),
   }),
 );

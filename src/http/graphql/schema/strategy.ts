@@ -1,5 +1,5 @@
-import { listStrategies } from '../resolvers/strategies.js';
-import type { Strategy } from '../runner/strategy-registry.js';
+import { listStrategies } from '../../../resolvers/strategies.js';
+import type { Strategy } from '../../../runner/strategy-registry.js';
 import { builder } from './builder.js';
 
 export const StrategyType = builder.objectRef<Strategy>('Strategy').implement({

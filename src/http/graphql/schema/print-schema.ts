@@ -3,7 +3,7 @@ import { printSchema } from 'graphql';
 import { schema } from './index.js';
 
 /** `npm run codegen` step 1: the SDL of the code-first schema, committed as schema.graphql. */
-export const SCHEMA_FILE = new URL('../../schema.graphql', import.meta.url);
+export const SCHEMA_FILE = new URL('../../../../schema.graphql', import.meta.url);
 
 export function schemaSdl(): string {
   return `${printSchema(schema)}\n`;

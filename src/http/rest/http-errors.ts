@@ -1,6 +1,6 @@
 import type http from 'node:http';
-import type { Logger } from '../logger.js';
-import { isAppError, type ErrorCode, type FieldProblem } from '../errors.js';
+import type { Logger } from '../../logger.js';
+import { isAppError, type ErrorCode, type FieldProblem } from '../../errors.js';
 
 /**
  * REST error answers, CONTRACT §4: `{"error": {"code", "message", "details"?}}`, never a stack.

@@ -1,7 +1,7 @@
 import type http from 'node:http';
-import type { StoredEvent } from '../db/run-events.js';
-import { openRunEventStream } from '../resolvers/run-events.js';
-import type { AppContext } from '../resolvers/context.js';
+import type { RunEvent } from '../../model/run-event.js';
+import { openRunEventStream } from '../../events/run-event-stream.js';
+import type { AppContext } from '../../resolvers/context.js';
 import { HttpError } from './http-errors.js';
 
 /**
@@ -139,7 +139,7 @@ export async function serveRunEvents(
 }
 
 /** One SSE message: the stored event is already in the pinned wire format. */
-export function formatMessage(event: StoredEvent): string {
+export function formatMessage(event: RunEvent): string {
   // JSON.stringify escapes line breaks inside strings, so `data` is always one line.
   return `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`;
 }

@@ -1,0 +1,201 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database.js';
+import { listRunEvents } from '../db/run-events.js';
+import { findRun, type RunRecord } from '../db/runs.js';
+import { BadUserInputError, NotFoundError } from '../errors.js';
+import { isTerminalEvent, type RunEvent } from '../model/run-event.js';
+import { isTerminal } from '../model/run-status.js';
+import type { BusMessages, BusTopic, EventBus } from '../pubsub/event-bus.js';
+import { abortable } from './abortable.js';
+
+/**
+ * A run's events for one client: every event with `seq > afterSeq`, oldest first, first from
+ * storage and then live, with no gap and no duplicate, ending after the terminal status event.
+ *
+ * How: listen to live events first (buffering them), read storage page by page, then hand out
+ * live events, dropping those already sent. A gap in the live sequence (a lost pub/sub message,
+ * or a buffer overflow while the client was slow) sends us back to storage. Storage is read
+ * page by page as the client consumes, so a slow client never makes the server hold a history.
+ */
+
+/** What the stream engine reads: storage and the live feed. */
+export interface StreamDeps {
+  readonly db: Kysely<Database>;
+  readonly bus: EventBus;
+}
+
+export interface RunEventStreamOptions {
+  /** @default 500 */
+  pageSize?: number;
+  /** Live events buffered per client before it is sent back to storage. @default 1000 */
+  liveBufferLimit?: number;
+  /** Without live news for this long, storage is checked anyway. @default 5000 */
+  pollMs?: number;
+}
+
+export interface RunEventStream {
+  readonly run: RunRecord;
+  /** Events after `afterSeq`; ends after the terminal status event or when `signal` aborts. */
+  readonly events: AsyncGenerator<RunEvent, void, undefined>;
+  /** True when the run has finished and nothing newer than `afterSeq` exists. */
+  readonly exhausted: boolean;
+}
+
+/** @throws NotFoundError, BadUserInputError */
+export async function openRunEventStream(
+  ctx: StreamDeps,
+  args: { runId: string; afterSeq?: number | null },
+  signal?: AbortSignal,
+  options: RunEventStreamOptions = {},
+): Promise<RunEventStream> {
+  const afterSeq = args.afterSeq ?? 0;
+  if (!Number.isInteger(afterSeq) || afterSeq < 0) {
+    throw new BadUserInputError('afterSeq must be a whole number, 0 or more', [{ field: 'afterSeq', message: 'must be >= 0' }]);
+  }
+  const run = await findRun(ctx.db, args.runId);
+  if (!run) throw new NotFoundError(`No run with id "${args.runId}"`);
+  const exhausted = isTerminal(run.status) && afterSeq >= run.lastSeq;
+  const events = exhausted
+    ? emptyStream()
+    : abortable((inner) => streamEvents(ctx, run.id, afterSeq, inner, options), signal);
+  return { run, exhausted, events };
+}
+
+async function* emptyStream(): AsyncGenerator<RunEvent, void, undefined> {}
+
+async function* streamEvents(
+  ctx: StreamDeps,
+  runId: string,
+  afterSeq: number,
+  signal: AbortSignal,
+  { pageSize = 500, liveBufferLimit = 1000, pollMs = 5000 }: RunEventStreamOptions,
+): AsyncGenerator<RunEvent, void, undefined> {
+  let live: RunEvent[] = [];
+  let overflowed = false;
+  const news = new Wakeup();
+  const unsubscribe = ctx.bus.subscribe('runEvents', runId, (events) => {
+    if (live.length + events.length > liveBufferLimit) {
+      live = [];
+      overflowed = true;
+    } else {
+      live.push(...events);
+    }
+    news.wake();
+  });
+  try {
+    let last = afterSeq;
+    let fromStorage = true;
+    while (!signal.aborted) {
+      if (fromStorage) {
+        const page = await listRunEvents(ctx.db, runId, last, pageSize);
+        for (const event of page) {
+          yield event;
+          last = event.seq;
+          if (isTerminalEvent(event)) return;
+        }
+        if (page.length === pageSize) continue;
+        fromStorage = false;
+      }
+      if (overflowed) {
+        overflowed = false;
+        fromStorage = true;
+        continue;
+      }
+      while (live.length > 0 && !fromStorage) {
+        const event = live.shift()!;
+        if (event.seq <= last) {
+          // The run ended at or before the client's afterSeq: nothing is left to send.
+          if (isTerminalEvent(event)) return;
+          continue;
+        }
+        if (event.seq !== last + 1) {
+          fromStorage = true;
+          break;
+        }
+        yield event;
+        last = event.seq;
+        if (isTerminalEvent(event)) return;
+      }
+      if (fromStorage || overflowed) continue;
+      const woke = await news.wait(pollMs, signal);
+      if (woke === 'timeout') {
+        // Quiet for a while: check storage in case a live message was lost, and whether the
+        // run ended without anything left for this client (afterSeq beyond its last event).
+        const run = await findRun(ctx.db, runId);
+        if (!run || (isTerminal(run.status) && run.lastSeq <= last)) return;
+        fromStorage = true;
+      }
+    }
+  } finally {
+    unsubscribe();
+    news.dispose();
+  }
+}
+
+/** Every message of one bus topic until the consumer stops; a slow reader loses the oldest. */
+export function busMessages<T extends BusTopic>(
+  ctx: StreamDeps,
+  topic: T,
+  signal?: AbortSignal,
+): AsyncGenerator<BusMessages[T], void, undefined> {
+  return abortable((inner) => topicMessages(ctx, topic, inner), signal);
+}
+
+async function* topicMessages<T extends BusTopic>(
+  ctx: StreamDeps,
+  topic: T,
+  signal: AbortSignal,
+  bufferLimit = 1000,
+): AsyncGenerator<BusMessages[T], void, undefined> {
+  const buffer: BusMessages[T][] = [];
+  const news = new Wakeup();
+  const unsubscribe = ctx.bus.subscribe(topic, '', (message) => {
+    if (buffer.length >= bufferLimit) buffer.shift();
+    buffer.push(message);
+    news.wake();
+  });
+  try {
+    while (!signal.aborted) {
+      while (buffer.length > 0) yield buffer.shift()!;
+      await news.wait(60_000, signal);
+    }
+  } finally {
+    unsubscribe();
+    news.dispose();
+  }
+}
+
+/** A one-shot signal that can be awaited with a timeout and an abort signal, leaking nothing. */
+class Wakeup {
+  private resolve: ((how: 'woken' | 'timeout' | 'aborted') => void) | undefined;
+  private pending = false;
+
+  wake(): void {
+    if (this.resolve) this.resolve('woken');
+    else this.pending = true;
+  }
+
+  wait(timeoutMs: number, signal: AbortSignal): Promise<'woken' | 'timeout' | 'aborted'> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve('woken');
+    }
+    if (signal.aborted) return Promise.resolve('aborted');
+    return new Promise((resolve) => {
+      const done = (how: 'woken' | 'timeout' | 'aborted') => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.resolve = undefined;
+        resolve(how);
+      };
+      const onAbort = () => done('aborted');
+      const timer = setTimeout(() => done('timeout'), timeoutMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.resolve = done;
+    });
+  }
+
+  dispose(): void {
+    this.resolve?.('aborted');
+  }
+}
