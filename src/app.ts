@@ -1,28 +1,33 @@
-import http from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseHandle } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createHttpServer } from './http/server.js';
+import type { RestStats } from './http/rest/sse-stream.js';
 import { createLogger, type Logger } from './logger.js';
 import { createInProcessEventBus, type EventBus } from './pubsub/event-bus.js';
 import { createRedisEventBus } from './pubsub/redis-event-bus.js';
 import type { AppContext } from './resolvers/context.js';
-import { createRestHandler, type RestStats } from './http/rest/router.js';
 import { Runner } from './runner/runner.js';
 import { StrategyRegistry } from './runner/strategy-registry.js';
-import { createYogaServer } from './http/graphql/yoga.js';
 
 /**
- * Assembles the service: database, fan-out, strategy registry, runner and both API faces
- * behind one HTTP server. The only place where the pieces meet.
+ * Assembles the service: database, fan-out, strategy registry, runner and the HTTP edge
+ * (GraphQL and REST on one Fastify server). The only place where the pieces meet.
  */
 export interface App {
   readonly ctx: AppContext;
-  readonly server: http.Server;
   readonly database: DatabaseHandle;
+  /** The Fastify server (its routes; `inject()` for tests). */
+  readonly http: FastifyInstance;
   /** Open REST SSE streams and heartbeat timers (tests prove nothing leaks). */
   readonly rest: RestStats;
   listen(): Promise<{ port: number; url: string }>;
-  /** Stops taking runs, lets children finish (or stops them), closes everything. */
+  /**
+   * Drains, then closes: from the first moment `/readyz` answers 503 and execute refuses with
+   * SHUTTING_DOWN, running children get the grace period, then connections, fan-out and the
+   * database close.
+   */
   close(): Promise<void>;
 }
 
@@ -43,52 +48,33 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const registry = await StrategyRegistry.load(config.strategiesDirs, log);
     const runner = new Runner({ db: database.db, bus, log, config, registry });
     const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log });
-
-    const yoga = createYogaServer(ctx);
-    const rest = createRestHandler(ctx);
-    const server = http.createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-      if (path === '/readyz') {
-        return void database
-          .ping()
-          .then(() => sendJson(res, 200, { status: 'ready', database: database.kind }))
-          .catch(() => sendJson(res, 503, { status: 'unavailable', reason: 'database unreachable' }));
-      }
-      if (path === '/api' || path?.startsWith('/api/')) return void rest(req, res);
-      return void yoga(req, res);
+    const { fastify, streams } = await createHttpServer(ctx, {
+      draining: () => runner.draining,
+      pingDatabase: () => database.ping(),
+      databaseKind: database.kind,
     });
-    // requestTimeout bounds receiving a request (not the response), so SSE streams are unaffected.
-    server.requestTimeout = 120_000;
-    server.headersTimeout = 60_000;
 
     let closing: Promise<void> | undefined;
     return {
       ctx,
-      server,
       database,
-      rest: rest.stats,
+      http: fastify,
+      rest: streams,
       // The port first, then the runner: a second instance that cannot bind must not have
       // recovered, claimed or spawned anything before it exits.
       listen: async () => {
-        const address = await new Promise<{ port: number; url: string }>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(config.port, config.host, () => {
-            const { port } = server.address() as { port: number };
-            const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-            resolve({ port, url: `http://${host}:${port}` });
-          });
-        });
+        await fastify.listen({ port: config.port, host: config.host });
+        const address = fastify.server.address();
+        const port = typeof address === 'object' && address ? address.port : config.port;
         if (options.startRunner !== false) await runner.start();
-        return address;
+        const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+        return { port, url: `http://${host}:${port}` };
       },
       close: () =>
         (closing ??= (async () => {
+          // Still serving while the runner drains: clients watch their runs end.
           await runner.stop();
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          });
+          await fastify.close();
           await bus!.close();
           await database.close();
         })()),
@@ -98,8 +84,4 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await database.close();
     throw error;
   }
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }

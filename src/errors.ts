@@ -5,12 +5,18 @@
  */
 
 export type ErrorCode =
+  /** The request itself cannot be read (not JSON, wrong content type, bad URL). */
+  | 'BAD_REQUEST'
+  /** Readable, but the values are wrong; `details` names each field. */
   | 'BAD_USER_INPUT'
   | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'TOO_MANY_STREAMS'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  /** The server is draining after SIGTERM: it finishes what it has and takes nothing new. */
+  | 'SHUTTING_DOWN'
   | 'SUBSCRIPTION_FAILED'
   | 'INTERNAL_SERVER_ERROR';
 
@@ -49,6 +55,13 @@ export class ConflictError extends AppError {
   override readonly name = 'ConflictError';
   constructor(message: string) {
     super('CONFLICT', message);
+  }
+}
+
+export class ShuttingDownError extends AppError {
+  override readonly name = 'ShuttingDownError';
+  constructor() {
+    super('SHUTTING_DOWN', 'The server is shutting down and takes no new runs; retry on another instance or after it restarts.');
   }
 }
 

@@ -25,6 +25,12 @@ beforeAll(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   page = await context.newPage();
+  // Every content security policy violation the page meets, as the browser reports it.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __cspViolations: string[] }).__cspViolations = seen;
+    document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI}`));
+  });
   page.on('request', (request) => requested.push(request.url()));
   page.on('response', (response) => {
     if (response.request().postData()?.includes('__schema')) introspections.push(response.status());
@@ -120,6 +126,18 @@ describe('GraphiQL on GET /graphql (headless Chromium, no internet)', () => {
     await expect.poll(() => page.locator('.graphiql-query-editor .view-lines').innerText(), { timeout: 5_000 }).toContain('executeStrategy');
     expect(foreignRequests()).toEqual([]);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('runs under its own content security policy without a single violation', async () => {
+    const response = await page.goto(`${server!.url}/graphql`, { waitUntil: 'load', timeout: 30_000 });
+    const policy = response!.headers()['content-security-policy'] ?? '';
+    // Scripts pinned by hash: no 'unsafe-inline' and no 'unsafe-eval' for scripts.
+    expect(policy).toMatch(/script-src 'sha256-[^']+'( 'sha256-[^']+')*;/);
+    expect(policy).toContain("frame-ancestors 'none'");
+    await page.locator('.graphiql-query-editor .monaco-editor').first().waitFor({ state: 'visible', timeout: 20_000 });
+    await expect.poll(() => introspections.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations)).toEqual([]);
+    expect(consoleErrors.filter((message) => /Content Security Policy/i.test(message))).toEqual([]);
   });
 
   it('runs a runEvents subscription typed into the editor and shows live payloads until COMPLETED', async () => {

@@ -45,6 +45,9 @@ export async function appendRunEvents<T extends EventDraft>(
   return events;
 }
 
+/** seq is an `integer` column: a client's larger seq simply has nothing after it. */
+const MAX_SEQ = 2_147_483_647;
+
 /** Events with `seq > afterSeq`, oldest first, at most `limit` of them. */
 export async function listRunEvents(
   db: Db,
@@ -56,7 +59,7 @@ export async function listRunEvents(
     .selectFrom('run_events')
     .select('payload')
     .where('run_id', '=', runId)
-    .where('seq', '>', afterSeq)
+    .where('seq', '>', Math.min(afterSeq, MAX_SEQ))
     .orderBy('seq')
     .limit(limit)
     .execute();

@@ -1,9 +1,11 @@
-import { isTerminal, fromWireStatus, type WireStatus } from './run-status.js';
+import { z } from 'zod';
+import { fromWireStatus, isTerminal, RUN_STATUSES, toWireStatus } from './run-status.js';
 
 /**
- * A run's events in the wire format of CONTRACT §4, as the parser makes them, as they are
- * stored (verbatim JSON) and as both faces send them: a union discriminated by `event_type`,
- * so the writer, the stream and the GraphQL fields are checked by the compiler.
+ * A run's events in the wire format of CONTRACT §4: as the parser makes them, as they are stored
+ * (verbatim JSON) and as both faces send them. Described once, here, as zod schemas: the types
+ * the code is checked against are inferred from them, and the REST face's OpenAPI document is
+ * generated from them. A union discriminated by `event_type`.
  */
 
 export const EVENT_TYPES = ['progress', 'log', 'status', 'result', 'error'] as const;
@@ -12,57 +14,73 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** What a script may say about where it is; any script event may carry these. */
-export interface ProgressFields {
-  readonly stage?: string;
-  readonly progress_percent?: number;
-  readonly current_item?: string;
-  readonly total_items?: number;
-  readonly completed_items?: number;
-  readonly message?: string;
-  readonly metrics?: Readonly<Record<string, unknown>>;
-}
+const timestamp = z.iso.datetime({ offset: true }).describe('ISO 8601; the script’s own when it sent one, else the runner’s.');
 
-interface Base<T extends EventType> {
-  readonly event_type: T;
-  /** ISO 8601. */
-  readonly timestamp: string;
-}
+/** What a script may say about where it is; any event a script writes may carry these. */
+const progressFields = {
+  stage: z.string().optional(),
+  progress_percent: z.number().min(0).max(100).optional(),
+  current_item: z.string().optional(),
+  total_items: z.number().int().min(0).optional(),
+  completed_items: z.number().int().min(0).optional(),
+  message: z.string().optional(),
+  metrics: z.record(z.string(), z.unknown()).optional().describe('e.g. items_per_second, estimated_remaining ("HH:MM:SS")'),
+};
+const ProgressFieldsSchema = z.object(progressFields);
+export type ProgressFields = z.infer<typeof ProgressFieldsSchema>;
 
-export interface ProgressDraft extends Base<'progress'>, ProgressFields {}
+const ProgressDraftSchema = z.object({ event_type: z.literal('progress'), timestamp, ...progressFields });
+const LogDraftSchema = z.object({ event_type: z.literal('log'), timestamp, ...progressFields, level: z.enum(LOG_LEVELS) });
+const ResultDraftSchema = z.object({
+  event_type: z.literal('result'),
+  timestamp,
+  ...progressFields,
+  data: z.unknown().describe('The run’s result object.'),
+});
+const ErrorDraftSchema = z.object({
+  event_type: z.literal('error'),
+  timestamp,
+  ...progressFields,
+  level: z.enum(LOG_LEVELS),
+  data: z.unknown().optional(),
+});
+const StatusDraftSchema = z.object({
+  event_type: z.literal('status'),
+  timestamp,
+  status: z.enum(RUN_STATUSES.map(toWireStatus)),
+  message: z.string().optional(),
+  exit_code: z.number().int().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
 
-export interface LogDraft extends Base<'log'>, ProgressFields {
-  readonly level: LogLevel;
-}
-
-export interface ResultDraft extends Base<'result'>, ProgressFields {
-  /** The run's result object. */
-  readonly data: unknown;
-}
-
-export interface ErrorDraft extends Base<'error'>, ProgressFields {
-  readonly level: LogLevel;
-  readonly data?: unknown;
-}
-
-export interface StatusDraft extends Base<'status'> {
-  readonly status: WireStatus;
-  readonly message?: string;
-  readonly exit_code?: number;
-  readonly error?: { readonly code: string; readonly message: string };
-}
+export type ProgressDraft = z.infer<typeof ProgressDraftSchema>;
+export type LogDraft = z.infer<typeof LogDraftSchema>;
+export type ResultDraft = z.infer<typeof ResultDraftSchema>;
+export type ErrorDraft = z.infer<typeof ErrorDraftSchema>;
+export type StatusDraft = z.infer<typeof StatusDraftSchema>;
 
 /** An event before it has a place in the run's log. */
 export type EventDraft = ProgressDraft | LogDraft | ResultDraft | ErrorDraft | StatusDraft;
 
 /** Where an event stands in its run's log. */
-export interface EventPlace {
-  readonly run_id: string;
-  /** 1, 2, 3, … without gaps, per run. */
-  readonly seq: number;
-}
+const place = {
+  run_id: z.uuid(),
+  seq: z.number().int().min(1).describe('1, 2, 3, … without gaps, per run; the SSE `id`.'),
+};
+export type EventPlace = { readonly run_id: string; readonly seq: number };
 
-/** An event in the run's log: what storage holds and what clients receive (still a union: `&` distributes). */
+/** An event in the run's log: what storage holds and what clients receive. */
+export const RunEventSchema = z
+  .discriminatedUnion('event_type', [
+    ProgressDraftSchema.extend(place),
+    LogDraftSchema.extend(place),
+    ResultDraftSchema.extend(place),
+    ErrorDraftSchema.extend(place),
+    StatusDraftSchema.extend(place),
+  ])
+  .meta({ id: 'RunEvent', description: 'One event of a run (CONTRACT §4), exactly as stored and as sent on the SSE stream.' });
+
+/** Still a union: `&` distributes over it. */
 export type RunEvent = EventDraft & EventPlace;
 export type StatusEvent = StatusDraft & EventPlace;
 
@@ -71,7 +89,7 @@ export function isTerminalEvent(event: RunEvent): event is StatusEvent {
   return event.event_type === 'status' && isTerminal(fromWireStatus(event.status));
 }
 
-/** The draft's fields in the pinned key order (type, time, run, seq first): the stored JSON is sent verbatim. */
+/** The draft in its place, keys in the pinned order (type, time, run, seq first): the stored JSON is sent verbatim. */
 export function placeEvent<T extends EventDraft>(draft: T, place: EventPlace): T & EventPlace {
   // A key keeps the position of its first assignment: the draft's fields only fill in the rest.
   return Object.assign({ event_type: draft.event_type, timestamp: draft.timestamp, run_id: place.run_id, seq: place.seq }, draft);

@@ -30,16 +30,20 @@ export async function getRun(ctx: AppContext, args: { id: string }): Promise<Run
 export interface RunPage {
   readonly runs: RunRecord[];
   readonly hasNextPage: boolean;
-  /** Cursor of the last run in the page. */
-  readonly endCursor: string | null;
 }
 
 export const MAX_PAGE_SIZE = 100;
 
-/** Newest first; `after` is the cursor of the last run already seen. */
+/** Run numbers are PostgreSQL integers: a cursor beyond them is older than nothing. */
+const MAX_RUN_NUMBER = 2_147_483_647;
+
+/**
+ * Newest first, at most `first` (default 20). `olderThan` is the number of the last run
+ * already seen (how both faces page: GraphQL wraps it in a cursor, REST sends it as is).
+ */
 export async function listRuns(
   ctx: AppContext,
-  args: { status?: readonly RunStatus[] | null; strategy?: string | null; first?: number | null; after?: string | null },
+  args: { status?: readonly RunStatus[] | null; strategy?: string | null; first?: number | null; olderThan?: number | null },
 ): Promise<RunPage> {
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
@@ -47,24 +51,27 @@ export async function listRuns(
       { field: 'first', message: `must be between 1 and ${MAX_PAGE_SIZE}` },
     ]);
   }
-  const beforeNumber = args.after ? decodeCursor(args.after) : undefined;
+  const olderThan = args.olderThan ?? undefined;
   const rows = await listRunRows(ctx.db, {
-    statuses: args.status ?? undefined,
+    // At most one of each: a long list with repeats says nothing more.
+    statuses: args.status?.length ? [...new Set(args.status)] : undefined,
     strategy: args.strategy ?? undefined,
-    beforeNumber,
+    beforeNumber: olderThan !== undefined && olderThan <= MAX_RUN_NUMBER ? olderThan : undefined,
     limit: first + 1,
   });
   const runs = rows.slice(0, first);
-  return { runs, hasNextPage: rows.length > first, endCursor: runs.length ? encodeCursor(runs.at(-1)!) : null };
+  return { runs, hasNextPage: rows.length > first };
 }
 
+/** GraphQL's opaque cursor for a run. */
 export function encodeCursor(run: Pick<RunRecord, 'number'>): string {
   return Buffer.from(`run:${run.number}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string): number {
+/** @throws BadUserInputError naming `field` when the cursor is not one of ours */
+export function decodeCursor(cursor: string, field = 'after'): number {
   const match = /^run:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw new BadUserInputError('after is not a cursor returned by this API', [{ field: 'after', message: 'unknown cursor' }]);
+  if (!match) throw new BadUserInputError(`${field} is not a cursor returned by this API`, [{ field, message: 'unknown cursor' }]);
   return Number(match[1]);
 }
 

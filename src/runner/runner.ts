@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, ShuttingDownError } from '../errors.js';
 import { appendRunEvents } from '../db/run-events.js';
 import { findRun, insertRun, type RunRecord } from '../db/runs.js';
 import { recoverInterruptedRuns } from './recovery.js';
@@ -37,16 +37,26 @@ export class Runner {
     }, 60_000);
   }
 
+  private stopping = false;
+
+  /** True from the moment `stop()` begins: the runner finishes what it has and takes nothing new. */
+  get draining(): boolean {
+    return this.stopping;
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.recoveryTimer);
     await this.scheduler.stop(this.deps.config.shutdownGraceMs);
   }
 
   /**
    * Validates and queues a run. Its first event (seq 1) is the `queued` status.
-   * @throws NotFoundError, BadUserInputError
+   * @throws NotFoundError, BadUserInputError, ShuttingDownError while draining
    */
   async submit(strategyName: string, parameters: unknown): Promise<RunRecord> {
+    // Another instance (or this one after its restart) takes the run instead of it waiting here.
+    if (this.stopping) throw new ShuttingDownError();
     const { registry, config, db, bus } = this.deps;
     const strategy = registry.get(strategyName);
     const validated = registry.validateParameters(strategyName, parameters);

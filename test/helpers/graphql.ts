@@ -10,10 +10,11 @@ export async function gql<T = Record<string, unknown>, V extends Record<string, 
   url: string,
   query: string | TypedDocumentNode<T, V>,
   variables: V | Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): Promise<ExecutionResult<T, { code?: string; details?: unknown }>> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
     body: JSON.stringify({ query: typeof query === 'string' ? query : print(query), variables }),
   });
   return (await response.json()) as ExecutionResult<T, { code?: string; details?: unknown }>;

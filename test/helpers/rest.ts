@@ -1,4 +1,9 @@
-/** Small clients for the REST + SSE face, over real HTTP (fetch), for test/rest-*.test.ts. */
+import { assertDocumented } from './openapi-conformance.js';
+
+/**
+ * Small clients for the REST + SSE face, over real HTTP (fetch), for test/rest-*.test.ts.
+ * Every answer is checked against the server's OpenAPI document on the way.
+ */
 
 export interface JsonResponse<T = any> {
   status: number;
@@ -14,7 +19,13 @@ export async function api<T = any>(url: string, path: string, init: RequestInit 
     headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
+  const body = (text ? JSON.parse(text) : null) as T;
+  await assertDocumented(response.url, rest.method ?? (json !== undefined ? 'POST' : 'GET'), {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body,
+  });
+  return { status: response.status, headers: response.headers, body };
 }
 
 export interface SseMessage {
@@ -47,6 +58,13 @@ export async function readSse(url: string, options: SseReadOptions = {}): Promis
   const controller = new AbortController();
   const response = await fetch(url, { headers: { accept: 'text/event-stream', ...options.headers }, signal: controller.signal });
   const read: SseRead = { status: response.status, headers: response.headers, messages: [], comments: [], retry: undefined, raw: '', endedByServer: false };
+  if (response.status !== 200) {
+    const text = await response.text();
+    await assertDocumented(url, 'GET', { status: response.status, contentType: response.headers.get('content-type'), body: text ? JSON.parse(text) : null });
+    read.raw = text;
+    read.endedByServer = true;
+    return read;
+  }
   if (!response.body) return read;
   const decoder = new TextDecoder();
   let buffer = '';

@@ -11,14 +11,7 @@ import type { Plugin } from 'graphql-yoga';
  * answers a bare 400 "Unable to detect operation AST" and the coded error is lost; here the
  * client receives the error itself (with its `extensions.code`) as the operation's payload.
  */
-export function useGraphQLSSE({
-  endpoint = '/graphql/stream',
-  maxBodyBytes,
-}: {
-  endpoint?: string;
-  /** Larger declared bodies are refused with 413 before anything is read. */
-  maxBodyBytes: number;
-}): Plugin {
+export function useGraphQLSSE({ endpoint = '/graphql/stream' }: { endpoint?: string } = {}): Plugin {
   const serverContextOf = new WeakMap<Request, Record<string, unknown>>();
   let handler: (request: Request) => Promise<Response>;
   return {
@@ -57,12 +50,7 @@ export function useGraphQLSSE({
     },
     onRequest({ request, endResponse, serverContext }) {
       if (request.url.split('?')[0]?.endsWith(endpoint)) {
-        // This handler answers before yoga's own request parsing (and its body limit) runs.
-        if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) {
-          const body = JSON.stringify({ errors: [{ message: `Request body over ${maxBodyBytes} bytes`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
-          endResponse(new Response(body, { status: 413, headers: { 'content-type': 'application/json; charset=utf-8' } }));
-          return;
-        }
+        // The HTTP edge has already refused a body over the limit (413).
         serverContextOf.set(request, serverContext as Record<string, unknown>);
         return handler(request).then(endResponse);
       }

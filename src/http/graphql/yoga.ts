@@ -4,6 +4,7 @@ import { isAppError } from '../../errors.js';
 import type { AppContext } from '../../resolvers/context.js';
 import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
+import { useOperationLog } from './use-operation-log.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */
@@ -48,6 +49,28 @@ function maskError(error: unknown, message: string): Error {
   return defaultMaskError(error, message, false);
 }
 
+/**
+ * yoga's logger on ours. yoga reports every error it masks (ours included, since masking gives
+ * them their code) as a GraphQLError whose text quotes the document: a coded error is a user's
+ * mistake, already logged at info by useOperationLog; anything else is logged by its cause.
+ */
+function yogaLogging(log: AppContext['log']) {
+  const text = (args: unknown[]) => args.map(String).join(' ');
+  return {
+    debug: (...args: unknown[]) => log.debug(text(args)),
+    info: (...args: unknown[]) => log.info(text(args)),
+    warn: (...args: unknown[]) => log.warn(text(args)),
+    error: (...args: unknown[]) => {
+      for (const arg of args) {
+        const cause = arg instanceof Error && 'originalError' in arg && arg.originalError ? arg.originalError : arg;
+        if (isAppError(cause)) continue;
+        if (cause instanceof Error) log.error({ err: cause }, 'GraphQL operation failed');
+        else log.error(String(cause));
+      }
+    },
+  };
+}
+
 export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<string, unknown>, AppContext> {
   return createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -61,16 +84,12 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
     // Served by useGraphiQLPage (inlined assets, cached); yoga's own page would load a CDN.
     graphiql: false,
     landingPage: false,
-    logging: {
-      debug: (...args) => ctx.log.debug(args.map(String).join(' ')),
-      info: (...args) => ctx.log.info(args.map(String).join(' ')),
-      warn: (...args) => ctx.log.warn(args.map(String).join(' ')),
-      error: (...args) => ctx.log.error(args.map(String).join(' ')),
-    },
+    logging: yogaLogging(ctx.log),
     // GraphQL over SSE, both modes, at /graphql/stream (the graphql-sse client's default).
     plugins: [
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
-      useGraphQLSSE({ endpoint: '/graphql/stream', maxBodyBytes: ctx.config.maxBodyBytes }),
+      useGraphQLSSE({ endpoint: '/graphql/stream' }),
+      useOperationLog(ctx.log),
     ],
   });
 }

@@ -1,32 +1,15 @@
 import type { RunRecord } from '../../db/runs.js';
 import type { QueueInfo } from '../../resolvers/runs.js';
+import { toWireStatus } from '../../model/run-status.js';
+import type { RunStatusView } from './schemas.js';
 
 /** The REST status object of CONTRACT §4: snake_case, lower-case status. */
-export interface RunStatusView {
-  run_id: string;
-  strategy: string;
-  status: string;
-  progress_percent: number | null;
-  stage: string | null;
-  message: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  error: { code: string; message: string; stderr_tail: string[] } | null;
-  result: unknown;
-  /** Beyond the contract: what GraphQL's `Run` also shows. */
-  parameters: Record<string, unknown>;
-  queue_position: number | null;
-  wait_reason: string | null;
-  last_seq: number;
-}
 
 export function toRunStatusView(run: RunRecord, queue: QueueInfo): RunStatusView {
   return {
     run_id: run.id,
     strategy: run.strategy,
-    status: run.status.toLowerCase(),
+    status: toWireStatus(run.status),
     progress_percent: run.progressPercent,
     stage: run.stage,
     message: run.message,

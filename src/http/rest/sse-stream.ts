@@ -1,8 +1,9 @@
 import type http from 'node:http';
+import type { FastifyReply } from 'fastify';
 import type { RunEvent } from '../../model/run-event.js';
-import { openRunEventStream } from '../../events/run-event-stream.js';
 import type { AppContext } from '../../resolvers/context.js';
-import { HttpError } from './http-errors.js';
+import { watchRunEvents } from '../../resolvers/run-events.js';
+import { HttpError } from '../http-errors.js';
 
 /**
  * `GET /api/strategies/sse/{run_id}` (CONTRACT §4): the run's events as unnamed SSE messages,
@@ -17,8 +18,18 @@ import { HttpError } from './http-errors.js';
 /** Reconnect delay suggested to EventSource. */
 export const SSE_RETRY_MS = 3000;
 
+/** What tests read to prove streams and timers are released. */
+export interface RestStats {
+  /** Open SSE streams, of one run or of all. */
+  openStreams(runId?: string): number;
+  /** Heartbeat timers still scheduled. */
+  heartbeatTimers(): number;
+  /** Times a stream waited for a slow client ('drain'). */
+  drainWaits(): number;
+}
+
 /** Open streams and live heartbeat timers, per run; tests read them to prove nothing leaks. */
-export class SseStreamRegistry {
+export class SseStreamRegistry implements RestStats {
   private readonly perRun = new Map<string, number>();
   private timers = 0;
   private waits = 0;
@@ -29,7 +40,7 @@ export class SseStreamRegistry {
   acquire(runId: string): () => void {
     const open = this.perRun.get(runId) ?? 0;
     if (open >= this.maxPerRun) {
-      throw new HttpError(429, 'TOO_MANY_STREAMS', `Run ${runId} already has ${open} open streams (at most ${this.maxPerRun}); close one and retry.`);
+      throw new HttpError('TOO_MANY_STREAMS', `Run ${runId} already has ${open} open streams (at most ${this.maxPerRun}); close one and retry.`);
     }
     this.perRun.set(runId, open + 1);
     let held = true;
@@ -75,25 +86,19 @@ export class SseStreamRegistry {
   }
 }
 
-/** `Last-Event-ID` (what EventSource sends on reconnect) wins over `?last_event_id=`. */
-export function parseLastEventId(header: string | string[] | undefined, query: string | null): number {
-  const raw = (Array.isArray(header) ? header[0] : header) ?? query ?? undefined;
-  if (raw === undefined || raw === '') return 0;
-  if (!/^\d{1,15}$/.test(raw.trim())) {
-    throw new HttpError(400, 'BAD_USER_INPUT', 'Last-Event-ID / last_event_id must be an event seq (a whole number, 0 or more).', [
-      { field: 'last_event_id', message: 'must be a whole number >= 0' },
-    ]);
-  }
-  return Number(raw.trim());
-}
-
+/**
+ * Streams the run's events on `reply`. Errors before the first byte (unknown run, too many
+ * streams) are thrown for the error handler; after that the connection is ours (hijacked):
+ * written as the socket drains, so a slow client holds back its own stream and nothing else.
+ */
 export async function serveRunEvents(
   ctx: AppContext,
   streams: SseStreamRegistry,
-  res: http.ServerResponse,
+  reply: FastifyReply,
   runId: string,
   afterSeq: number,
 ): Promise<void> {
+  const res = reply.raw;
   const release = streams.acquire(runId);
   const controller = new AbortController();
   let stopHeartbeat = () => {};
@@ -104,14 +109,17 @@ export async function serveRunEvents(
   };
   res.once('close', onClose);
   try {
-    const stream = await openRunEventStream(ctx, { runId, afterSeq }, controller.signal);
+    const stream = await watchRunEvents(ctx, { runId, afterSeq }, controller.signal);
     if (stream.exhausted || controller.signal.aborted) {
       // Never started, so it holds nothing; returning it keeps that true.
       await stream.events.return();
-      if (!controller.signal.aborted) res.writeHead(204, { 'cache-control': 'no-cache' }).end();
+      if (!controller.signal.aborted) reply.code(204).header('cache-control', 'no-cache').send();
       return;
     }
+    reply.hijack();
     res.writeHead(200, {
+      // The headers hooks set so far (security headers, request id) go out too.
+      ...definedHeaders(reply.getHeaders()),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
@@ -131,6 +139,14 @@ export async function serveRunEvents(
       }
     }
     if (!controller.signal.aborted) res.end();
+  } catch (error) {
+    // Failed after the stream started: all we can do is end it; the client resumes from its last id.
+    if (reply.sent || res.headersSent) {
+      ctx.log.warn({ err: error, runId }, 'SSE stream failed mid-way');
+      res.destroy();
+      return;
+    }
+    throw error;
   } finally {
     // However it ended (done, client gone, failure): nothing of this stream may outlive it.
     res.off('close', onClose);
@@ -153,4 +169,8 @@ function drained(res: http.ServerResponse): Promise<void> {
     };
     res.on('drain', done).on('close', done);
   });
+}
+
+function definedHeaders(headers: Record<string, string | number | string[] | undefined>): http.OutgoingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
 }

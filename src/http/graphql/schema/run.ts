@@ -3,6 +3,7 @@ import { RUN_STATUSES } from '../../../model/run-status.js';
 import { watchRunUpdates } from '../../../resolvers/run-events.js';
 import {
   cancelRun,
+  decodeCursor,
   encodeCursor,
   executeStrategy,
   findRunById,
@@ -61,7 +62,7 @@ export const RunType = builder.objectRef<RunRecord>('Run').implement({
 const PageInfo = builder.objectRef<RunPage>('PageInfo').implement({
   fields: (t) => ({
     hasNextPage: t.exposeBoolean('hasNextPage'),
-    endCursor: t.string({ nullable: true, resolve: (p) => p.endCursor }),
+    endCursor: t.string({ nullable: true, resolve: (p) => (p.runs.length ? encodeCursor(p.runs.at(-1)!) : null) }),
   }),
 });
 
@@ -96,7 +97,8 @@ builder.queryFields((t) => ({
       first: t.arg.int({ description: 'At most 100. Default 20.' }),
       after: t.arg.string(),
     },
-    resolve: (_root, args, ctx) => listRuns(ctx, args),
+    resolve: (_root, args, ctx) =>
+      listRuns(ctx, { status: args.status, strategy: args.strategy, first: args.first, olderThan: args.after ? decodeCursor(args.after) : null }),
   }),
 }));
 

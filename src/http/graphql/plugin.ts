@@ -1,0 +1,44 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../resolvers/context.js';
+import { toErrorReply } from '../http-errors.js';
+import { createYogaServer } from './yoga.js';
+
+/** The routes yoga answers: GraphQL over HTTP and GraphiQL, and GraphQL over SSE (both modes). */
+export const GRAPHQL_ENDPOINT = '/graphql';
+export const GRAPHQL_STREAM_ENDPOINT = '/graphql/stream';
+
+/**
+ * Mounts yoga on Fastify as its documentation shows: Fastify routes the request, yoga answers
+ * it with a fetch `Response` that Fastify sends (streamed for subscriptions). Registered as an
+ * encapsulated plugin, so its body parsing and error shape stay GraphQL's and REST keeps its own.
+ */
+export async function graphqlRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const yoga = createYogaServer(ctx);
+
+  // yoga reads every GraphQL content type itself (JSON, application/graphql, form posts);
+  // Fastify only collects the bytes, so its body limit applies to GraphQL too.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, (body as Buffer).length > 0 ? body : undefined);
+  });
+
+  // Errors that happen before yoga sees the request (a body over the limit) in GraphQL's shape.
+  app.setErrorHandler((error, request, reply) => {
+    const answer = toErrorReply(error, { maxBodyBytes: ctx.config.maxBodyBytes });
+    request.log[answer.expected ? 'info' : 'error']({ err: error, code: answer.code }, 'GraphQL request refused');
+    return reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .type('application/json; charset=utf-8')
+      .send({ errors: [{ message: answer.message, extensions: { code: answer.code } }] });
+  });
+
+  // Fastify sends the returned fetch `Response`: status, headers (GraphiQL's own CSP included)
+  // and the body, streamed for subscriptions.
+  const handler = (request: FastifyRequest, reply: FastifyReply) =>
+    yoga.handleNodeRequestAndResponse(request, reply, { req: request, reply });
+  for (const url of [GRAPHQL_ENDPOINT, GRAPHQL_STREAM_ENDPOINT]) {
+    // Every method reaches yoga, which answers the ones GraphQL over HTTP refuses with 405 + Allow.
+    app.route({ url, method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], handler });
+  }
+}
