@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import type { EventDraft } from '../model/run-event.js';
+import type { EventDraft, LogLevel } from '../model/run-event.js';
 import { type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../pubsub/event-bus.js';
@@ -77,12 +77,15 @@ export class RunExecution {
       child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
     });
     void child.catch(() => {}); // execa's own promise: the 'exit' above tells us all we need
+    let previousStderrLevel: LogLevel | undefined;
     const streams = [
       this.consume(child.stdout, (line, now) => parseStdoutLine(line, now)),
       this.consume(child.stderr, (line, now) => {
         this.stderrTail.push(line.text.slice(0, 1000));
         if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
-        return parseStderrLine(line, now);
+        const event = parseStderrLine(line, now, previousStderrLevel);
+        previousStderrLevel = event?.level ?? previousStderrLevel;
+        return event;
       }),
     ];
     this.pid = child.pid;
