@@ -40,7 +40,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
     bus = config.redisUrl ? await createRedisEventBus(config.redisUrl, log) : createInProcessEventBus();
-    const registry = await StrategyRegistry.load(config.strategiesDirs, log);
+    const registry = await StrategyRegistry.load(config.strategiesDirs, log, { watch: true });
     const runner = new Runner({ db: database.db, bus, log, config, registry });
     const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log });
 
@@ -85,6 +85,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       close: () =>
         (closing ??= (async () => {
           await runner.stop();
+          registry.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();
