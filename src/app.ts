@@ -41,11 +41,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const log = options.log ?? createLogger(config.logLevel);
   const database = await connectDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   let bus: EventBus | undefined;
+  let registry: StrategyRegistry | undefined;
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
     bus = config.redisUrl ? await createRedisEventBus(config.redisUrl, log) : createInProcessEventBus();
-    const registry = await StrategyRegistry.load(config.strategiesDirs, log);
+    registry = await StrategyRegistry.load(config.strategiesDirs, log, { watch: true });
     const runner = new Runner({ db: database.db, bus, log, config, registry });
     const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log });
     const { fastify, streams } = await createHttpServer(ctx, {
@@ -74,12 +75,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         (closing ??= (async () => {
           // Still serving while the runner drains: clients watch their runs end.
           await runner.stop();
+          registry!.close();
           await fastify.close();
           await bus!.close();
           await database.close();
         })()),
     };
   } catch (error) {
+    registry?.close();
     await bus?.close();
     await database.close();
     throw error;

@@ -24,6 +24,8 @@ const EnvSchema = z.object({
     .optional(),
   MAX_CONCURRENT_RUNS: int(1, 256).default(2),
   STRATEGIES_DIR: z.string().min(1).default('strategies'),
+  /** `:`-separated folders a run's `data_dir` parameter may point into (beyond its strategy's own). */
+  DATA_DIRS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Time a cancelled or timed-out run gets between SIGTERM and SIGKILL. */
   CANCEL_GRACE_MS: int(0).default(5000),
@@ -57,6 +59,8 @@ export type Config = Readonly<{
   redisUrl: string | undefined;
   maxConcurrentRuns: number;
   strategiesDirs: readonly string[];
+  /** Absolute; a run's `data_dir` must be inside one of them or its strategy's folder. */
+  dataDirs: readonly string[];
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   cancelGraceMs: number;
   shutdownGraceMs: number;
@@ -96,11 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
-    strategiesDirs: Object.freeze(
-      e.STRATEGIES_DIR.split(':')
-        .filter(Boolean)
-        .map((dir) => path.resolve(dir)),
-    ),
+    strategiesDirs: folderList(e.STRATEGIES_DIR),
+    dataDirs: folderList(e.DATA_DIRS ?? ''),
     logLevel: e.LOG_LEVEL,
     cancelGraceMs: e.CANCEL_GRACE_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
@@ -115,4 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     instanceId: `${os.hostname()}:${process.pid}`,
   });
+}
+
+/** A `:`-separated list of folders, absolute, empty entries dropped. */
+function folderList(value: string): readonly string[] {
+  return Object.freeze(
+    value
+      .split(':')
+      .filter(Boolean)
+      .map((dir) => path.resolve(dir)),
+  );
 }

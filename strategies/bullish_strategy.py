@@ -20,16 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from indicators import macd, mean, rsi, sma_series  # noqa: E402
 from market_data import PriceHistory  # noqa: E402
-from params import ParamError  # noqa: E402
 from screener import Column, Screener, run  # noqa: E402
 
 MIN_BARS = 200 + 1  # SMA 200 plus one day to see a cross
-
-
-def _check(params: dict[str, Any]) -> None:
-    if params["rsi_min"] > params["rsi_max"]:
-        raise ParamError("rsi_min", f"must be <= rsi_max ({params['rsi_max']}) "
-                                    f"(got {params['rsi_min']})")
 
 
 def _golden_cross_days_ago(fast: list, slow: list, lookback: int) -> Optional[int]:
@@ -144,7 +137,6 @@ SCREENER = Screener(
     script_file=__file__,
     analyze=analyze,
     rank=rank,
-    check=_check,
     columns=[
         Column("rank", "rank"), Column("ticker", "ticker", left=True), Column("score", "score", "{:.1f}"),
         Column("close", "close", "{:.2f}"), Column("20d %", "change_20d_pct", "{:+.2f}"),

@@ -23,20 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from indicators import black_scholes_call, historical_volatility, sma_series  # noqa: E402
 from market_data import PriceHistory  # noqa: E402
-from params import ParamError  # noqa: E402
 from screener import Column, Screener, run  # noqa: E402
 
 MIN_BARS = 200
 EXPIRY_MONTHS = (1, 3, 6, 9, 12)
-
-
-def _check(params: dict[str, Any]) -> None:
-    if params["min_days_to_expiry"] > params["max_days_to_expiry"]:
-        raise ParamError("min_days_to_expiry", f"must be <= max_days_to_expiry "
-                         f"({params['max_days_to_expiry']}) (got {params['min_days_to_expiry']})")
-    if params["min_volatility"] > params["max_volatility"]:
-        raise ParamError("min_volatility", f"must be <= max_volatility "
-                         f"({params['max_volatility']}) (got {params['min_volatility']})")
 
 
 def _third_friday(year: int, month: int) -> dt.date:
@@ -155,7 +145,6 @@ SCREENER = Screener(
     script_file=__file__,
     analyze=analyze,
     rank=rank,
-    check=_check,
     result_key="entries",
     columns=[
         Column("rank", "rank"), Column("ticker", "ticker", left=True), Column("close", "close", "{:.2f}"),

@@ -6,7 +6,9 @@
   comes from SHA-256 of ``"<seed>:<TICKER>"``, never from Python's randomised ``hash()``, so the
   same parameters give the same bars on every machine and every run.
 * ``CsvProvider``: ``<data_dir>/<TICKER>.csv`` with the header ``Date,Open,High,Low,Close,Volume``
-  (dates ``YYYY-MM-DD``, any order). A missing or malformed file raises ``DataError`` naming it.
+  (dates ``YYYY-MM-DD``, any order). A missing file, or one with no rows up to ``end_date``,
+  raises ``MissingData`` (the screeners skip that ticker); a malformed file raises ``DataError``
+  naming the file and line (the run fails: the folder needs fixing).
 
 Both simulate a download delay of ``fetch_latency_ms`` per ticker, so progress is visible.
 """
@@ -23,13 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
 
-__all__ = ["DataError", "PriceHistory", "SyntheticProvider", "CsvProvider", "make_provider"]
+__all__ = ["DataError", "MissingData", "PriceHistory", "SyntheticProvider", "CsvProvider", "make_provider"]
 
 TRADING_DAYS_PER_YEAR = 252
 
 
 class DataError(Exception):
     """Market data could not be loaded (the message names the file and the problem)."""
+
+
+class MissingData(DataError):
+    """There is no data for this ticker: skip it, the others may be fine."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class Provider(Protocol):
     name: str
 
     def fetch(self, ticker: str) -> PriceHistory: ...
+
+    def describe(self) -> dict: ...
 
 
 def _trading_days(end: dt.date, count: int) -> list[dt.date]:
@@ -82,6 +90,10 @@ class SyntheticProvider:
         self.history_days = history_days
         self.latency = fetch_latency_ms / 1000.0
         self.dates = _trading_days(end_date, history_days)
+
+    def describe(self) -> dict:
+        return {"source": self.name, "seed": self.seed,
+                "note": "synthetic prices generated from the seed, not market data"}
 
     def fetch(self, ticker: str) -> PriceHistory:
         if self.latency > 0:
@@ -143,6 +155,9 @@ class CsvProvider:
         self.end_date = end_date
         self.latency = fetch_latency_ms / 1000.0
 
+    def describe(self) -> dict:
+        return {"source": self.name, "folder": str(self.data_dir.resolve())}
+
     def fetch(self, ticker: str) -> PriceHistory:
         if self.latency > 0:
             time.sleep(self.latency)
@@ -151,12 +166,12 @@ class CsvProvider:
             with path.open(newline="", encoding="utf-8-sig") as fh:
                 rows = self._parse(path, csv.reader(fh))
         except FileNotFoundError:
-            raise DataError(f"{path}: no data file for ticker {ticker}") from None
+            raise MissingData(f"{path}: no data file for ticker {ticker}") from None
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{path}: cannot read: {exc}") from None
         rows = [r for r in rows if r[0] <= self.end_date][-self.history_days:]
         if not rows:
-            raise DataError(f"{path}: no rows on or before {self.end_date.isoformat()}")
+            raise MissingData(f"{path}: no rows on or before {self.end_date.isoformat()}")
         return PriceHistory(ticker, [r[0] for r in rows], [r[1] for r in rows],
                             [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows],
                             [r[5] for r in rows])

@@ -16,6 +16,11 @@ maximum, exclusiveMinimum, exclusiveMaximum, pattern, minLength, maxLength, item
 maxItems, uniqueItems, properties, required, additionalProperties). A schema using any other
 validation keyword is rejected at start-up, so the script never silently accepts what the
 runner's validator would refuse.
+
+Rules between parameters live beside the schema, in its top-level ``x-constraints`` list, e.g.
+``[{"lte": ["rsi_min", "rsi_max"]}]`` (one of lt, lte, gt, gte, and an optional ``message``).
+The runner checks the same list before queueing a run, with the same message:
+``error: parameter 'rsi_min': must be <= rsi_max (20) (got 80)``.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Optional, Sequence
 
-__all__ = ["ParamError", "load_manifest", "validate", "parse_params"]
+__all__ = ["ParamError", "load_manifest", "validate", "check_constraints", "parse_params"]
 
 _ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "default", "examples",
                 "deprecated", "readOnly", "writeOnly"}
 _KEYWORDS = {"type", "enum", "const", "minimum", "maximum", "exclusiveMinimum",
              "exclusiveMaximum", "pattern", "minLength", "maxLength", "items", "minItems",
              "maxItems", "uniqueItems", "properties", "required", "additionalProperties"}
+_CONSTRAINTS = "x-constraints"
+_OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # Flags of the script itself; a parameter may not take their names.
 _RESERVED = {"describe", "json", "params_json", "help"}
 
@@ -62,7 +69,8 @@ def load_manifest(script_file: str) -> dict[str, Any]:
     schema = manifest.get("parameters_schema")
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise ValueError(f"{path}: parameters_schema must be an object schema")
-    _check_schema(schema, "parameters_schema")
+    _check_schema({k: v for k, v in schema.items() if k != _CONSTRAINTS}, "parameters_schema")
+    _read_constraints(schema, str(path))
     for name in schema.get("properties", {}):
         if name in _RESERVED:
             raise ValueError(f"{path}: parameter name {name!r} is reserved")
@@ -79,6 +87,44 @@ def _check_schema(schema: dict[str, Any], where: str) -> None:
         _check_schema(schema["items"], f"{where}.items")
     if isinstance(schema.get("additionalProperties"), dict):
         _check_schema(schema["additionalProperties"], f"{where}.additionalProperties")
+
+
+def _read_constraints(schema: dict[str, Any], where: str) -> list[tuple[str, str, str, Any]]:
+    """``(operator, left, right, message)`` for each entry of ``x-constraints``."""
+    out = []
+    declared = schema.get(_CONSTRAINTS, [])
+    if not isinstance(declared, list):
+        raise ValueError(f"{where}: {_CONSTRAINTS} must be a list")
+    props = schema.get("properties", {})
+    for i, entry in enumerate(declared):
+        ops = [op for op in _OPERATORS if isinstance(entry, dict) and op in entry]
+        if len(ops) != 1 or set(entry) - {ops[0], "message"}:
+            raise ValueError(f"{where}: {_CONSTRAINTS}[{i}] needs exactly one of lt, lte, gt, gte")
+        pair = entry[ops[0]]
+        if (not isinstance(pair, list) or len(pair) != 2
+                or not all(isinstance(n, str) and n in props for n in pair)):
+            raise ValueError(f"{where}: {_CONSTRAINTS}[{i}] must name two parameters of the schema")
+        out.append((ops[0], pair[0], pair[1], entry.get("message")))
+    return out
+
+
+def _same_as_json(value: Any) -> Any:
+    # 20.0 is written 20, as JavaScript (the runner) writes it: both sides show the same text.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def check_constraints(schema: dict[str, Any], params: dict[str, Any]) -> None:
+    """Raise ParamError on the first broken ``x-constraints`` rule (values already validated)."""
+    for op, left, right, message in _read_constraints(schema, "parameters_schema"):
+        a, b = params.get(left), params.get(right)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if not (numbers or (isinstance(a, str) and isinstance(b, str))):
+            continue
+        holds = {"lt": a < b, "lte": a <= b, "gt": a > b, "gte": a >= b}[op]
+        if not holds:
+            shown_b = json.dumps(_same_as_json(b), ensure_ascii=False)
+            shown_a = json.dumps(_same_as_json(a), ensure_ascii=False)
+            raise ParamError(left, message or f"must be {_OPERATORS[op]} {right} ({shown_b}) (got {shown_a})")
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -300,6 +346,7 @@ def parse_params(script_file: str, argv: Optional[Sequence[str]] = None
             raw = {n: (v if isinstance(v, bool) else _from_text(props[n], v, n))
                    for n, v in flags.items()}
         params = validate(schema, raw)
+        check_constraints(schema, params)
     except ParamError as exc:
         _fail(str(exc))
     return params, options

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from market_data import DataError, PriceHistory, make_provider
+from market_data import DataError, MissingData, PriceHistory, make_provider
 from params import ParamError, parse_params
 from progress_reporter import ProgressReporter
 from universe import resolve_tickers
@@ -50,13 +50,19 @@ class Screener:
     rank: Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]]
     columns: Sequence[Column]
     result_key: str = "candidates"
-    #: Cross-parameter checks; raise ParamError.
+    #: Checks beyond the manifest's schema and its ``x-constraints``; raise ParamError.
     check: Callable[[dict[str, Any]], None] = lambda params: None
 
 
 def _fmt_duration(seconds: float) -> str:
     seconds = max(0, int(seconds + 0.5))
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _source_text(source: dict[str, Any]) -> str:
+    if source["source"] == "synthetic":
+        return f"synthetic data, seed {source['seed']}: not market data"
+    return f"CSV data from {source['folder']}"
 
 
 def _die(reporter: Optional[ProgressReporter], message: str, code: int) -> None:
@@ -101,17 +107,27 @@ def run(screener: Screener, argv: Optional[Sequence[str]] = None) -> dict[str, A
     with reporter.stage("initialization", 0, "Validating parameters"):
         tickers = resolve_tickers(params["universe"], params["tickers"], params["max_tickers"])
         provider = make_provider(params)
+        source = provider.describe()
         reporter.report_progress(None, 5, f"Screening {len(tickers)} tickers from "
                                  f"{'tickers' if params['tickers'] else params['universe']} "
-                                 f"({provider.name} data)", total_items=len(tickers))
+                                 f"({_source_text(source)})", total_items=len(tickers))
 
     histories: dict[str, PriceHistory] = {}
+    skipped: list[dict[str, str]] = []
     bars = 0
+
+    def skip(ticker: str, reason: str) -> None:
+        # One ticker without usable data must not cost the user the whole screen.
+        skipped.append({"ticker": ticker, "reason": reason})
+        reporter.log(f"skipped {ticker}: {reason}", level="warning")
 
     def download(ticker: str) -> None:
         nonlocal bars
         try:
             histories[ticker] = provider.fetch(ticker)
+        except MissingData as exc:
+            skip(ticker, str(exc))
+            return
         except DataError as exc:
             _die(reporter, str(exc), 1)
         bars += len(histories[ticker])
@@ -120,19 +136,24 @@ def run(screener: Screener, argv: Optional[Sequence[str]] = None) -> dict[str, A
         _per_ticker(reporter, "data_download", 5, 45, tickers, "Fetching market data for",
                     download, lambda: {"bars_loaded": bars})
 
+    if not histories:
+        _die(reporter, f"no data for any of the {len(tickers)} tickers ({_source_text(source)})", 1)
+
     analyses: dict[str, dict[str, Any]] = {}
     passed: list[dict[str, Any]] = []
 
     def analyze(ticker: str) -> None:
         analysis = screener.analyze(histories[ticker], params)
         if analysis is None:
-            analysis = {"ticker": ticker, "passed": False, "reason": "insufficient history"}
+            skip(ticker, f"only {len(histories[ticker])} daily bars up to {params['end_date']}, "
+                         "too few to analyse")
+            return
         analyses[ticker] = analysis
         if analysis["passed"]:
             passed.append(analysis)
 
     with reporter.stage("analysis", 45, "Computing indicators"):
-        _per_ticker(reporter, "analysis", 45, 85, tickers, "Analysing", analyze,
+        _per_ticker(reporter, "analysis", 45, 85, list(histories), "Analysing", analyze,
                     lambda: {"passed": len(passed)})
 
     with reporter.stage("ranking", 85, f"Ranking {len(passed)} candidates"):
@@ -140,7 +161,6 @@ def run(screener: Screener, argv: Optional[Sequence[str]] = None) -> dict[str, A
         reporter.report_progress(None, 95, f"Ranked {len(ranked)} of {len(passed)} candidates",
                                  metrics={"passed": len(passed), "returned": len(ranked)})
 
-    skipped = sum(1 for a in analyses.values() if a.get("reason") == "insufficient history")
     reasons: dict[str, int] = {}
     for a in analyses.values():
         if not a["passed"]:
@@ -150,11 +170,13 @@ def run(screener: Screener, argv: Optional[Sequence[str]] = None) -> dict[str, A
         "strategy": screener.name,
         "summary": {
             "tickers_screened": len(tickers),
-            "tickers_skipped": skipped,
+            "tickers_skipped": len(skipped),
+            "skipped": skipped,
             "tickers_passed": len(passed),
             screener.result_key + "_returned": len(ranked),
             "rejections": dict(sorted(reasons.items())),
             "data_source": provider.name,
+            "data": source,
             "as_of": max(last_dates).isoformat() if last_dates else None,
             "parameters": params,
         },
@@ -176,7 +198,7 @@ def render_table(data: dict[str, Any], screener: Screener) -> str:
     summary = data["summary"]
     rows = data[screener.result_key]
     lines = [f"{screener.name}: {summary['tickers_passed']} of {summary['tickers_screened']} "
-             f"tickers passed ({summary['data_source']} data as of {summary['as_of']}); "
+             f"tickers passed ({_source_text(summary['data'])}, as of {summary['as_of']}); "
              f"top {len(rows)}:", ""]
     if not rows:
         lines.append("(no candidates)")
@@ -192,6 +214,9 @@ def render_table(data: dict[str, Any], screener: Screener) -> str:
                                    for v, w, left in zip(r, widths, lefts)).rstrip())
             if n == 0:
                 lines.append("  ".join("-" * w for w in widths))
+    if summary["skipped"]:
+        lines.append("")
+        lines.append("skipped: " + ", ".join(s["ticker"] for s in summary["skipped"]))
     if summary["rejections"]:
         lines.append("")
         lines.append("rejected: " + ", ".join(f"{k} ({v})"

@@ -13,12 +13,14 @@ describe('loadConfig', () => {
     });
     expect(config.dataDir).toMatch(/\/\.data$/);
     expect(config.strategiesDirs).toEqual([expect.stringMatching(/\/strategies$/)]);
+    expect(config.dataDirs).toEqual([]);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('splits STRATEGIES_DIR on ":" and treats empty variables as unset', () => {
-    const config = loadConfig({ STRATEGIES_DIR: '/a:/b', PORT: '', DATABASE_URL: '' });
+  it('splits STRATEGIES_DIR and DATA_DIRS on ":" and treats empty variables as unset', () => {
+    const config = loadConfig({ STRATEGIES_DIR: '/a:/b', DATA_DIRS: '/data/csv::/mnt/prices/../q', PORT: '', DATABASE_URL: '' });
     expect(config.strategiesDirs).toEqual(['/a', '/b']);
+    expect(config.dataDirs).toEqual(['/data/csv', '/mnt/q']);
     expect(config.port).toBe(4000);
     expect(config.databaseUrl).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../src/runner/line-splitter.js';
 import { formatDuration, ProgressMetrics } from '../src/runner/progress-metrics.js';
-import { parseStderrLine, parseStdoutLine } from '../src/runner/progress-parser.js';
+import { parseStderrLine, parseStdoutLine, stderrLevel } from '../src/runner/progress-parser.js';
 import type { ProgressDraft } from '../src/model/run-event.js';
 
 const now = new Date('2024-01-15T10:30:00.000Z');
@@ -68,13 +68,56 @@ describe('parseStdoutLine', () => {
     expect(parseStdoutLine(line('{"event_type":"result","data":{"big":"', true), now)).toMatchObject({ event_type: 'error', level: 'error' });
   });
 
-  it('makes every stderr line an error log', () => {
+  it('makes a stderr line an error log unless it says otherwise', () => {
     expect(parseStderrLine(line('Traceback (most recent call last):'), now)).toEqual({
       event_type: 'log',
       timestamp: now.toISOString(),
       level: 'error',
       message: 'Traceback (most recent call last):',
     });
+  });
+});
+
+describe('stderrLevel', () => {
+  it('maps Python logging\'s default format to its level', () => {
+    expect(stderrLevel('WARNING:root:disk almost full')).toBe('warning');
+    expect(stderrLevel('INFO:my.module:loaded 500 tickers')).toBe('info');
+    expect(stderrLevel('DEBUG:urllib3:connection opened')).toBe('debug');
+    expect(stderrLevel('ERROR:root:bad row')).toBe('error');
+    expect(stderrLevel('CRITICAL:root:giving up')).toBe('error');
+  });
+
+  it('maps a leading [level] tag, in any case, to its level', () => {
+    expect(stderrLevel('[warning] no data for XYZ')).toBe('warning');
+    expect(stderrLevel('[WARN] slow download')).toBe('warning');
+    expect(stderrLevel('  [Info] started')).toBe('info');
+    expect(stderrLevel('[debug] x=1')).toBe('debug');
+    expect(stderrLevel('[fatal] out of memory')).toBe('error');
+  });
+
+  it('treats a Python warnings line as a warning, and its indented source line with it', () => {
+    const first = stderrLevel('/home/me/s.py:3: DeprecationWarning: old API');
+    expect(first).toBe('warning');
+    expect(stderrLevel('  warnings.warn("old API", DeprecationWarning)', first)).toBe('warning');
+  });
+
+  it('keeps error for everything else, tracebacks included', () => {
+    expect(stderrLevel('Traceback (most recent call last):')).toBe('error');
+    expect(stderrLevel('  File "x.py", line 1, in <module>', 'error')).toBe('error');
+    expect(stderrLevel('ZeroDivisionError: division by zero', 'warning')).toBe('error');
+    expect(stderrLevel('warning: this has no tag')).toBe('error');
+    expect(stderrLevel('WARNING without a colon')).toBe('error');
+    expect(stderrLevel('   indented, with nothing before it')).toBe('error');
+  });
+
+  it('is what parseStderrLine puts on the event', () => {
+    expect(parseStderrLine(line('WARNING:root:careful'), now)).toEqual({
+      event_type: 'log',
+      timestamp: now.toISOString(),
+      level: 'warning',
+      message: 'WARNING:root:careful',
+    });
+    expect(parseStderrLine(line('    continued'), now, 'info')).toMatchObject({ level: 'info' });
   });
 });
 

@@ -195,12 +195,12 @@ describe('README "Writing a strategy" example', () => {
 
   it('is a complete script of under 20 lines that speaks the protocol', async () => {
     expect(script.trim().split('\n').length).toBeLessThan(20);
-    const run = (json: boolean) => py(`sys.argv = ["example", "--params-json", '{"tickers": ["A", "BB"]}']\n${script}`, json);
+    const run = (json: boolean) => py(`sys.argv = ["example", "--params-json", '{"names": ["A", "BB"]}']\n${script}`, json);
     const [byHand, byRunner] = await Promise.all([run(false), run(true)]);
     expect(byHand.exitCode).toBe(0);
-    expect(JSON.parse(byHand.stdout)).toEqual({ scores: { A: 1, BB: 2 } });
+    expect(JSON.parse(byHand.stdout)).toEqual({ greeted: ['A', 'BB'] });
     const events = lines(byRunner.stdout);
-    expect(events.at(-1)?.data).toEqual({ scores: { A: 1, BB: 2 } });
+    expect(events.at(-1)?.data).toEqual({ greeted: ['A', 'BB'] });
     expect(events.filter((e) => e.event_type === 'progress').at(-1)?.progress_percent).toBe(100);
   });
 });

@@ -7,7 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { execa } from 'execa';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BadUserInputError } from '../src/errors.js';
+import { StrategyRegistry } from '../src/runner/strategy-registry.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STRATEGIES_DIR = path.join(ROOT, 'strategies');
@@ -98,8 +101,13 @@ function loadManifest(name: string): Manifest {
 }
 
 function newAjv() {
-  return new Ajv2020.default({ strict: true, allErrors: true, useDefaults: true });
+  const ajv = new Ajv2020.default({ strict: true, allErrors: true, useDefaults: true });
+  // Rules between parameters, beside the schema (checked by the service and params.py alike).
+  ajv.addKeyword({ keyword: 'x-constraints', schemaType: 'array' });
+  return ajv;
 }
+
+const silent = pino({ level: 'silent' });
 
 function defaultsOf(manifest: Manifest): JsonObject {
   return Object.fromEntries(
@@ -153,6 +161,9 @@ beforeAll(() => {
     writeFileSync(path.join(csvDir, `${ticker}.csv`), `${lines.join('\n')}\n`);
   }
   writeFileSync(path.join(csvDir, 'BAD.csv'), 'Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,abc,100\n');
+  // 60 bars: readable, but too short for SMA 200.
+  const short = Array.from({ length: 60 }, (_, i) => `${new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10)},10,11,9,10.5,1000`);
+  writeFileSync(path.join(csvDir, 'SHORT.csv'), `Date,Open,High,Low,Close,Volume\n${short.join('\n')}\n`);
 });
 afterAll(() => rmSync(csvDir, { recursive: true, force: true }));
 
@@ -307,7 +318,7 @@ describe.each(['bullish_strategy', 'leap_entry_strategy'])('%s', (name) => {
     expect(JSON.parse(viaFlags.stdout)).toEqual(data);
   });
 
-  it('agrees with ajv on every boundary of every parameter', async () => {
+  it('agrees with the service on every boundary of every parameter', async () => {
     const cases: JsonObject[] = [];
     for (const [key, prop] of Object.entries(schema.properties)) {
       for (const value of boundaryValues(prop)) cases.push({ [key]: value });
@@ -331,19 +342,30 @@ describe.each(['bullish_strategy', 'leap_entry_strategy'])('%s', (name) => {
     const run = await execa('python3', ['-c', harness], { input: JSON.stringify(cases), reject: false });
     expect(run.stderr).toBe('');
     const outcomes = JSON.parse(run.stdout) as { code: number; params?: JsonObject; stderr?: string }[];
-    const ajv = newAjv();
-    const validate = ajv.compile(schema);
+    // The service's own validator: the schema (ajv) and then its x-constraints.
+    const registry = await StrategyRegistry.load([STRATEGIES_DIR], silent);
     for (const [i, testCase] of cases.entries()) {
       const outcome = outcomes[i];
-      const copy = structuredClone(testCase);
-      const valid = validate(copy);
       const label = JSON.stringify(testCase);
-      expect(outcome?.code, label).toBe(valid ? 0 : 2);
-      if (valid) {
-        expect(outcome?.params, label).toEqual(copy);
+      let accepted: Record<string, unknown> | undefined;
+      let refusal: BadUserInputError | undefined;
+      try {
+        accepted = registry.validateParameters(name, testCase);
+      } catch (error) {
+        refusal = error as BadUserInputError;
+      }
+      expect(outcome?.code, label).toBe(accepted ? 0 : 2);
+      if (accepted) {
+        expect(outcome?.params, label).toEqual(accepted);
       } else {
         const key = Object.keys(testCase)[0] ?? '';
-        expect(outcome?.stderr, label).toMatch(new RegExp(`^error: parameter '${key}(\\[\\d+\\])?': .+\\n$`));
+        const problem = refusal!.details![0]!;
+        if (problem.field === `parameters.${key}` || problem.field.startsWith(`parameters.${key}.`)) {
+          expect(outcome?.stderr, label).toMatch(new RegExp(`^error: parameter '${key}(\\[\\d+\\])?': .+\\n$`));
+        } else {
+          // A constraint with a default broken: the same words on both sides.
+          expect(outcome?.stderr, label).toBe(`error: parameter '${problem.field.slice('parameters.'.length)}': ${problem.message}\n`);
+        }
       }
     }
   });
@@ -384,16 +406,50 @@ describe.each(['bullish_strategy', 'leap_entry_strategy'])('%s', (name) => {
     }
   });
 
-  it('fails with the file named when CSV data is missing or malformed', async () => {
-    const [missing, malformed] = await Promise.all([
-      runStrategy(name, [...paramsArg({ ...FAST, data_dir: csvDir, tickers: ['AAPL', 'NVDA'] })], 'json'),
+  it('skips a ticker whose CSV is missing or too short, with a warning naming it, and finishes with the rest', async () => {
+    const { exitCode, stdout, stderr } = await runStrategy(
+      name, paramsArg({ ...FAST, data_dir: csvDir, tickers: ['AAPL', 'NVDA', 'SHORT', 'MSFT'], history_days: 300 }), 'json');
+    expect(stderr).toBe('');
+    expect(exitCode).toBe(0);
+    const events = parseEvents(stdout);
+    const warnings = events.filter((e) => e.event_type === 'log' && e.level === 'warning').map((e) => e.message);
+    expect(warnings).toEqual([
+      `skipped NVDA: ${path.join(csvDir, 'NVDA.csv')}: no data file for ticker NVDA`,
+      expect.stringMatching(/^skipped SHORT: only 60 daily bars up to 2024-12-31, too few to analyse$/),
+    ]);
+    const data = events.find((e) => e.event_type === 'result')?.data as { summary: JsonObject };
+    expect(data.summary).toMatchObject({
+      tickers_screened: 4,
+      tickers_skipped: 2,
+      skipped: [{ ticker: 'NVDA', reason: expect.stringContaining('no data file') }, { ticker: 'SHORT', reason: expect.stringContaining('too few') }],
+      data_source: 'csv',
+      data: { source: 'csv', folder: csvDir },
+    });
+    const analysed = events.filter((e) => e.stage === 'analysis' && e.current_item !== undefined).map((e) => e.current_item);
+    expect(analysed).toEqual(['AAPL', 'SHORT', 'MSFT']);
+  });
+
+  it('fails naming the folder when no ticker has data, and the file and line when one is malformed', async () => {
+    const [none, malformed] = await Promise.all([
+      runStrategy(name, [...paramsArg({ ...FAST, data_dir: csvDir, tickers: ['NVDA', 'TSLA'] })], 'json'),
       runStrategy(name, [...paramsArg({ ...FAST, data_dir: csvDir, tickers: ['BAD'] })]),
     ]);
-    expect(missing.exitCode).toBe(1);
-    expect(missing.stderr).toContain(path.join(csvDir, 'NVDA.csv'));
-    expect(parseEvents(missing.stdout).some((e) => e.event_type === 'result')).toBe(false);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toBe(`error: no data for any of the 2 tickers (CSV data from ${csvDir})`);
+    expect(parseEvents(none.stdout).some((e) => e.event_type === 'result')).toBe(false);
     expect(malformed.exitCode).toBe(1);
     expect(malformed.stderr).toMatch(/BAD\.csv:2: bad Close 'abc'/);
+  });
+
+  it('says the bundled data is synthetic, with its seed, in the result and the table', async () => {
+    const [json, table] = await Promise.all([
+      runStrategy(name, [...paramsArg({ ...FAST, universe: 'dow30', max_tickers: 3, seed: 9 }), '--json']),
+      runStrategy(name, ['--universe', 'dow30', '--max-tickers', '3', '--seed', '9', '--fetch-latency-ms', '0']),
+    ]);
+    const summary = (JSON.parse(json.stdout) as { summary: JsonObject }).summary;
+    expect(summary.data_source).toBe('synthetic');
+    expect(summary.data).toEqual({ source: 'synthetic', seed: 9, note: 'synthetic prices generated from the seed, not market data' });
+    expect(table.stdout.split('\n')[0]).toContain('(synthetic data, seed 9: not market data, as of 2024-12-31)');
   });
 });
 

@@ -32,6 +32,10 @@ export interface RunsTable {
   wait_reason: string | null;
   /** The last `seq` handed out for this run's events; bumped under the row lock. */
   last_seq: Generated<number>;
+  /** The argv the run was queued with (null: queued before this was recorded). */
+  command: Json | null;
+  /** The folder the command runs from, as of queueing. */
+  working_dir: string | null;
 }
 
 export interface RunEventsTable {

@@ -34,6 +34,13 @@ export interface RunRecord {
   readonly owner: string | null;
   readonly waitReason: string | null;
   readonly lastSeq: number;
+  /** What the run executes: fixed when it is queued (null for runs queued before that was kept). */
+  readonly launch: RunLaunch | null;
+}
+
+export interface RunLaunch {
+  readonly command: readonly string[];
+  readonly workingDir: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -73,12 +80,16 @@ export function toRunRecord(row: RunRow): RunRecord {
     owner: row.owner,
     waitReason: row.wait_reason,
     lastSeq: row.last_seq,
+    launch:
+      Array.isArray(row.command) && row.working_dir !== null
+        ? { command: row.command as string[], workingDir: row.working_dir }
+        : null,
   };
 }
 
 export async function insertRun(
   db: Db,
-  run: { strategy: string; parameters: Record<string, unknown>; timeoutSeconds: number | null },
+  run: { strategy: string; parameters: Record<string, unknown>; timeoutSeconds: number | null; launch: RunLaunch },
 ): Promise<RunRecord> {
   const row = await db
     .insertInto('runs')
@@ -87,6 +98,8 @@ export async function insertRun(
       parameters: JSON.stringify(run.parameters),
       status: 'QUEUED',
       timeout_seconds: run.timeoutSeconds,
+      command: JSON.stringify(run.launch.command),
+      working_dir: run.launch.workingDir,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

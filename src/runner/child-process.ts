@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
 /**
@@ -10,6 +12,14 @@ import { execa, type ResultPromise } from 'execa';
 /** Variables a script legitimately needs; everything else stays with the server. */
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'TEMP', 'TMP', 'PYTHONPATH', 'VIRTUAL_ENV'];
 
+/**
+ * A folder holding nothing but the bundled `progress_reporter.py` (a link to the one in
+ * `strategies/`, which stays a single file authors may copy). It goes on every child's
+ * PYTHONPATH so a strategy in any folder can `import progress_reporter`; being alone in its
+ * folder, it cannot shadow a user's own modules the way `strategies/` (params, screener…) would.
+ */
+export const REPORTER_PYTHONPATH = fileURLToPath(new URL('../../lib/python', import.meta.url));
+
 export function childEnvironment(extra: Record<string, string>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -17,6 +27,8 @@ export function childEnvironment(extra: Record<string, string>, env: NodeJS.Proc
   }
   // Scripts must flush progress line by line even when Python buffers pipes.
   result.PYTHONUNBUFFERED = '1';
+  // The user's own PYTHONPATH first: a reporter they vendored or changed wins over ours.
+  result.PYTHONPATH = [...(result.PYTHONPATH ?? '').split(path.delimiter).filter(Boolean), REPORTER_PYTHONPATH].join(path.delimiter);
   return { ...result, ...extra };
 }
 

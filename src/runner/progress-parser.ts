@@ -40,9 +40,38 @@ export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
   return logEvent(text, 'info', now);
 }
 
-export function parseStderrLine(line: Line, now: Date): EventDraft | undefined {
+/** `previousLevel`: the level of the stderr line before it (see `stderrLevel`). */
+export function parseStderrLine(line: Line, now: Date, previousLevel?: LogLevel): LogDraft | undefined {
   if (line.text.trim() === '') return undefined;
-  return logEvent(line.truncated ? `${line.text.slice(0, 2000)}… [line truncated]` : line.text, 'error', now);
+  const level = stderrLevel(line.text, previousLevel);
+  return logEvent(line.truncated ? `${line.text.slice(0, 2000)}… [line truncated]` : line.text, level, now);
+}
+
+const TAGGED_LEVEL = /^\s*\[(debug|info|warn|warning|error|critical|fatal)\]/i;
+// Python `logging`'s default format (basicConfig): `LEVEL:logger:message`.
+const PYTHON_LOGGING_LEVEL = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL):/;
+// Python `warnings`: `path/to/file.py:12: DeprecationWarning: message`.
+const PYTHON_WARNING = /^\S.*:\d+: [A-Za-z]*Warning: /;
+
+/**
+ * The level a stderr line carries. Everything on stderr is an error unless it says otherwise:
+ * a leading `[warning]`-style tag, Python `logging`'s default `WARNING:…` prefix, or a Python
+ * `…: SomethingWarning:` line. An indented line continues the line before it (the source
+ * line `warnings` prints, a traceback frame), so it keeps `previousLevel` when there is one.
+ */
+export function stderrLevel(text: string, previousLevel?: LogLevel): LogLevel {
+  const tagged = TAGGED_LEVEL.exec(text) ?? PYTHON_LOGGING_LEVEL.exec(text);
+  if (tagged) return levelNamed(tagged[1]!);
+  if (PYTHON_WARNING.test(text)) return 'warning';
+  if (previousLevel && /^\s/.test(text)) return previousLevel;
+  return 'error';
+}
+
+function levelNamed(name: string): LogLevel {
+  const lower = name.toLowerCase();
+  if (lower === 'warn') return 'warning';
+  if (lower === 'critical' || lower === 'fatal') return 'error';
+  return lower as LogLevel;
 }
 
 function logEvent(message: string, level: LogLevel, now: Date): LogDraft {

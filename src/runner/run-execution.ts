@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
-import type { EventDraft } from '../model/run-event.js';
-import { type RunRecord, updateRun } from '../db/runs.js';
+import type { EventDraft, LogLevel } from '../model/run-event.js';
+import { type RunLaunch, type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import { childEnvironment, signalProcessGroup, spawnStrategyProcess, terminateProcessGroup } from './child-process.js';
@@ -11,7 +11,6 @@ import { LineSplitter } from './line-splitter.js';
 import { ProgressMetrics } from './progress-metrics.js';
 import { parseStderrLine, parseStdoutLine } from './progress-parser.js';
 import { transitionRun, type TransitionDetails } from './run-state.js';
-import type { Strategy } from './strategy-registry.js';
 
 export interface ExecutionDeps {
   db: Kysely<Database>;
@@ -46,7 +45,7 @@ export class RunExecution {
   constructor(
     private readonly deps: ExecutionDeps,
     readonly run: RunRecord,
-    private readonly strategy: Strategy,
+    private readonly launch: RunLaunch,
   ) {
     this.writer = new RunEventWriter(deps, run.id, { flushMs: deps.config.eventFlushMs });
     this.done = this.execute().catch((error) => {
@@ -65,9 +64,9 @@ export class RunExecution {
     const { config, log } = this.deps;
     const timeoutSeconds = this.run.timeoutSeconds ?? 0;
     const child = spawnStrategyProcess({
-      command: this.strategy.command,
+      command: this.launch.command,
       args: ['--params-json', JSON.stringify(this.run.parameters)],
-      cwd: this.strategy.directory,
+      cwd: this.launch.workingDir,
       env: childEnvironment({ STRATEGY_PROGRESS: 'json', STRATEGY_RUN_ID: this.run.id }),
     });
     // Listen before the first await: 'exit' is not replayed to a listener added later, and a
@@ -77,12 +76,15 @@ export class RunExecution {
       child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
     });
     void child.catch(() => {}); // execa's own promise: the 'exit' above tells us all we need
+    let previousStderrLevel: LogLevel | undefined;
     const streams = [
       this.consume(child.stdout, (line, now) => parseStdoutLine(line, now)),
       this.consume(child.stderr, (line, now) => {
         this.stderrTail.push(line.text.slice(0, 1000));
         if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
-        return parseStderrLine(line, now);
+        const event = parseStderrLine(line, now, previousStderrLevel);
+        previousStderrLevel = event?.level ?? previousStderrLevel;
+        return event;
       }),
     ];
     this.pid = child.pid;
@@ -147,7 +149,7 @@ export class RunExecution {
       return { status: 'FAILED', details: { message, exitCode: exit.code, error: { code: 'INTERRUPTED', message, stderrTail } } };
     }
     if (exit.spawnError) {
-      const message = `Could not start \`${this.strategy.command.join(' ')}\`: ${exit.spawnError.message}`;
+      const message = `Could not start \`${this.launch.command.join(' ')}\`: ${exit.spawnError.message}`;
       return { status: 'FAILED', details: { message, exitCode: null, error: { code: 'SPAWN_FAILED', message, stderrTail } } };
     }
     if (exit.code === 0) return { status: 'COMPLETED', details: { message: 'Completed', exitCode: 0 } };

@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ShuttingDownError } from '../errors.js';
 import { appendRunEvents } from '../db/run-events.js';
 import { findRun, insertRun, type RunRecord } from '../db/runs.js';
+import { confineDataDir } from './data-dir.js';
 import { recoverInterruptedRuns } from './recovery.js';
 import type { ExecutionDeps } from './run-execution.js';
 import { isTerminal } from '../model/run-status.js';
@@ -59,10 +60,15 @@ export class Runner {
     if (this.stopping) throw new ShuttingDownError();
     const { registry, config, db, bus } = this.deps;
     const strategy = registry.get(strategyName);
-    const validated = registry.validateParameters(strategyName, parameters);
+    const validated = await confineDataDir(registry.validateParameters(strategyName, parameters), strategy, config.dataDirs);
     const timeoutSeconds = strategy.timeoutSeconds ?? (config.defaultTimeoutSeconds || null);
     const { run, event } = await db.transaction().execute(async (trx) => {
-      const inserted = await insertRun(trx, { strategy: strategy.name, parameters: validated, timeoutSeconds });
+      const inserted = await insertRun(trx, {
+        strategy: strategy.name,
+        parameters: validated,
+        timeoutSeconds,
+        launch: { command: strategy.command, workingDir: strategy.directory },
+      });
       const [queued] = await appendRunEvents(trx, inserted.id, [
         { event_type: 'status', timestamp: inserted.createdAt, status: 'queued', message: 'Queued' },
       ]);

@@ -2,7 +2,8 @@ import os from 'node:os';
 import { listRunIdsWithStatus, lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
 import { RunExecution, type ExecutionDeps } from './run-execution.js';
 import { applyTransition, publishTransition } from './run-state.js';
-import type { StrategyRegistry } from './strategy-registry.js';
+import type { Strategy, StrategyRegistry } from './strategy-registry.js';
+import type { RunLaunch } from '../db/runs.js';
 
 /**
  * Takes queued runs oldest first and executes at most `maxConcurrentRuns` at once. The queue
@@ -88,12 +89,14 @@ export class Scheduler {
           message: 'Running',
           patch: { owner: config.instanceId },
         });
-        return { transition: transition!, strategy: this.deps.registry.get(next.strategy) };
+        // A run keeps what it was queued with, whatever its manifest became since.
+        const launch = next.launch ?? launchOf(this.deps.registry.get(next.strategy));
+        return { transition: transition!, launch };
       });
       if (!claimed) return;
       publishTransition(this.deps.bus, claimed.transition);
       const run = claimed.transition.run;
-      const execution = new RunExecution(this.deps, run, claimed.strategy);
+      const execution = new RunExecution(this.deps, run, claimed.launch);
       this.active.set(run.id, execution);
       void execution.done.finally(() => {
         this.active.delete(run.id);
@@ -144,6 +147,8 @@ export class Scheduler {
     }
   }
 }
+
+const launchOf = (strategy: Strategy): RunLaunch => ({ command: strategy.command, workingDir: strategy.directory });
 
 function measureMachine(): { freeMemoryMb: number; loadPerCpu: number } {
   // availableParallelism counts the cores this process may use (containers included).

@@ -1,0 +1,1 @@
+../../strategies/progress_reporter.py
