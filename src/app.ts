@@ -8,6 +8,9 @@ import { createLogger, type Logger } from './logger.js';
 import { createInProcessEventBus, type EventBus } from './pubsub/event-bus.js';
 import { createRedisEventBus } from './pubsub/redis-event-bus.js';
 import type { AppContext } from './resolvers/context.js';
+import { generateKey } from './auth/credentials.js';
+import { sharedSecret } from './db/server-secrets.js';
+import { RateLimiter } from './resolvers/rate-limiter.js';
 import { Runner } from './runner/runner.js';
 import { StrategyRegistry } from './runner/strategy-registry.js';
 
@@ -48,12 +51,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     bus = config.redisUrl ? await createRedisEventBus(config.redisUrl, log) : createInProcessEventBus();
     registry = await StrategyRegistry.load(config.strategiesDirs, log, { watch: true });
     const runner = new Runner({ db: database.db, bus, log, config, registry });
-    const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log });
+    const executeLimiter = new RateLimiter(config.executeRatePerMinute, 'runs started by one token');
+    const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log, executeLimiter });
+    // Every instance signs and checks stream URLs with the same key: the database holds it.
+    const streamKey = await sharedSecret(database.db, 'stream_ticket_key', generateKey);
     const { fastify, streams } = await createHttpServer(ctx, {
       draining: () => runner.draining,
       pingDatabase: () => database.ping(),
       databaseKind: database.kind,
-    });
+    }, streamKey);
 
     let closing: Promise<void> | undefined;
     return {

@@ -49,6 +49,16 @@ const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 15_000).default(10_000),
   /** Largest request body accepted by the REST routes. */
   MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  /** `off` or `tokens`; unset: `off` on a loopback HOST, `tokens` otherwise. */
+  AUTH: z.enum(['off', 'tokens']).optional(),
+  /** How long a browser session lasts after sign-in. */
+  SESSION_TTL_HOURS: int(1, 24 * 365).default(12),
+  /** Runs allowed to wait in the queue; beyond it execute answers 429 RESOURCE_EXHAUSTED. */
+  MAX_QUEUED_RUNS: int(1).default(1000),
+  /** Runs one token (or, with AUTH=off, the server) may start per minute. */
+  EXECUTE_RATE_PER_MINUTE: int(1).default(120),
+  /** A connection that sends and receives nothing this long is closed (streams send heartbeats). */
+  IDLE_TIMEOUT_MS: int(1000).default(30_000),
 });
 
 export type Config = Readonly<{
@@ -73,6 +83,11 @@ export type Config = Readonly<{
   sseMaxStreamsPerRun: number;
   sseHeartbeatMs: number;
   maxBodyBytes: number;
+  auth: 'off' | 'tokens';
+  sessionTtlSeconds: number;
+  maxQueuedRuns: number;
+  executeRatePerMinute: number;
+  idleTimeoutMs: number;
   /** `host:pid`, recorded as the owner of the runs this instance executes (read back at recovery). */
   instanceId: string;
 }>;
@@ -114,6 +129,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sseMaxStreamsPerRun: e.SSE_MAX_STREAMS_PER_RUN,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    // Like Redis's protected mode: a server reachable from the network never starts open.
+    auth: e.AUTH ?? (isLoopback(e.HOST) ? 'off' : 'tokens'),
+    sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,
+    maxQueuedRuns: e.MAX_QUEUED_RUNS,
+    executeRatePerMinute: e.EXECUTE_RATE_PER_MINUTE,
+    idleTimeoutMs: e.IDLE_TIMEOUT_MS,
     instanceId: `${os.hostname()}:${process.pid}`,
   });
 }
@@ -126,4 +147,10 @@ function folderList(value: string): readonly string[] {
       .filter(Boolean)
       .map((dir) => path.resolve(dir)),
   );
+}
+
+/** Names and addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
 }

@@ -9,10 +9,16 @@ export type ErrorCode =
   | 'BAD_REQUEST'
   /** Readable, but the values are wrong; `details` names each field. */
   | 'BAD_USER_INPUT'
+  /** No credentials, or ones that are not valid (unknown, revoked or expired). */
+  | 'UNAUTHENTICATED'
+  /** Valid credentials whose role does not allow this. */
+  | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'CONFLICT'
   | 'TOO_MANY_STREAMS'
+  /** A limit was reached (queued runs, request rate): nothing was done; retry later. */
+  | 'RESOURCE_EXHAUSTED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   /** The server is draining after SIGTERM: it finishes what it has and takes nothing new. */
@@ -55,6 +61,27 @@ export class ConflictError extends AppError {
   override readonly name = 'ConflictError';
   constructor(message: string) {
     super('CONFLICT', message);
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  override readonly name = 'UnauthenticatedError';
+  constructor(message = 'Send a valid token: "Authorization: Bearer TOKEN" (create one with `npm run token -- create`).') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  override readonly name = 'ForbiddenError';
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class ResourceExhaustedError extends AppError {
+  override readonly name = 'ResourceExhaustedError';
+  constructor(message: string) {
+    super('RESOURCE_EXHAUSTED', message);
   }
 }
 

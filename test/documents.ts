@@ -5,7 +5,7 @@ import { graphql } from './gql/index.js';
 export const RunFieldsFragment = graphql(`
   fragment RunFields on Run {
     id status progressPercent stage message exitCode result lastSeq
-    createdAt startedAt finishedAt queuePosition waitReason error { code message stderrTail }
+    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }
   }
 `);
 

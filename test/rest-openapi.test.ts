@@ -49,7 +49,7 @@ describe('GET /api/openapi.json', () => {
     expect(result.valid).toBe(true);
   });
 
-  it('describes exactly the routes of CONTRACT §4, and the server serves each of them', async () => {
+  it('describes exactly the routes of CONTRACT §4 and §5, and the server serves each of them', async () => {
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, item]) => Object.keys(item).filter((k) => METHODS.includes(k)).map((m) => `${m.toUpperCase()} ${path}`))
       .sort();
@@ -62,6 +62,9 @@ describe('GET /api/openapi.json', () => {
         'GET /api/strategies/runs/{run_id}/status',
         'GET /api/strategies/runs/{run_id}/events',
         'POST /api/strategies/runs/{run_id}/cancel',
+        'POST /api/session',
+        'GET /api/session',
+        'DELETE /api/session',
       ].sort(),
     );
     for (const route of documented) {
@@ -73,12 +76,13 @@ describe('GET /api/openapi.json', () => {
 
   it('documents every status code the routes answer', () => {
     const codes = (path: string, method: string) => Object.keys(document.paths[path][method].responses).sort();
-    expect(codes('/api/strategies/execute', 'post')).toEqual(['202', '400', '404', '413', '503']);
-    expect(codes('/api/strategies/sse/{run_id}', 'get')).toEqual(['200', '204', '400', '404', '429']);
-    expect(codes('/api/strategies/runs/{run_id}/status', 'get')).toEqual(['200', '404']);
-    expect(codes('/api/strategies/runs/{run_id}/cancel', 'post')).toEqual(['200', '404', '409']);
-    expect(codes('/api/strategies/runs', 'get')).toEqual(['200', '400']);
-    expect(codes('/api/strategies/runs/{run_id}/events', 'get')).toEqual(['200', '400', '404']);
+    const refused = ['401', '403'];
+    expect(codes('/api/strategies/execute', 'post')).toEqual(['202', '400', ...refused, '404', '413', '415', '429', '503']);
+    expect(codes('/api/strategies/sse/{run_id}', 'get')).toEqual(['200', '204', '400', ...refused, '404', '429']);
+    expect(codes('/api/strategies/runs/{run_id}/status', 'get')).toEqual(['200', ...refused, '404']);
+    expect(codes('/api/strategies/runs/{run_id}/cancel', 'post')).toEqual(['200', ...refused, '404', '409']);
+    expect(codes('/api/strategies/runs', 'get')).toEqual(['200', '400', ...refused]);
+    expect(codes('/api/strategies/runs/{run_id}/events', 'get')).toEqual(['200', '400', ...refused, '404']);
     expect(Object.keys(document.paths['/api/strategies/sse/{run_id}'].get.responses['200'].content)).toEqual(['text/event-stream']);
   });
 

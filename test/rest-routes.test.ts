@@ -36,6 +36,8 @@ function expectSameRun(rest: Record<string, any>, graphql: RunView, strategy: st
     queue_position: graphql.queuePosition,
     wait_reason: graphql.waitReason,
     last_seq: graphql.lastSeq,
+    started_by: graphql.startedBy,
+    cancelled_by: graphql.cancelledBy,
   });
 }
 
@@ -66,7 +68,8 @@ describe('POST /api/strategies/execute, then status', () => {
     expect(body).toEqual({
       run_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       status: 'queued',
-      sse_url: `/api/strategies/sse/${body.run_id}`,
+      // A signed read-only ticket for this run rides along, so a plain EventSource needs no header.
+      sse_url: expect.stringMatching(new RegExp(`^/api/strategies/sse/${body.run_id}\\?access_token=v1\\.\\d+\\.[\\w-]+$`)),
       status_url: `/api/strategies/runs/${body.run_id}/status`,
     });
     expect(headers.get('location')).toBe(body.status_url);
@@ -171,11 +174,11 @@ describe('errors (CONTRACT §4): pinned status codes and {"error": {code, messag
     expect(array.body.error).toMatchObject({ code: 'BAD_USER_INPUT', details: [{ field: '', message: 'must be an object' }] });
   });
 
-  it('400 for a wrong or missing content type, saying to send application/json', async () => {
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', null]) {
+  it('415 for a wrong or missing content type, saying to send application/json', async () => {
+    for (const type of ['text/plain', 'text/plain; charset=application/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', null]) {
       const { status, body } = await post('/api/strategies/execute', '{"strategy":"fixture_steps"}', type);
-      expect(status).toBe(400);
-      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(status).toBe(415);
+      expect(body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
       expect(body.error.message).toContain('application/json');
     }
     // A charset parameter is fine.

@@ -1,5 +1,6 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import type { EventType, RunEvent } from '../model/run-event.js';
+import type { Role } from '../model/role.js';
 import type { RunStatus } from '../model/run-status.js';
 
 /** Row types of every table, as Kysely sees them. Mirrors the migrations in `migrations/`. */
@@ -36,6 +37,33 @@ export interface RunsTable {
   command: Json | null;
   /** The folder the command runs from, as of queueing. */
   working_dir: string | null;
+  /** Name of the token that queued the run (null: no access control, or before it existed). */
+  started_by: string | null;
+  /** Name of the token that cancelled it. */
+  cancelled_by: string | null;
+}
+
+export interface ApiTokensTable {
+  name: string;
+  role: Role;
+  /** SHA-256 of the token, hex: the token itself is shown once and never stored. */
+  token_hash: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session id the browser holds in its cookie. */
+  id_hash: string;
+  token_name: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  expires_at: Timestamp;
+}
+
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
 }
 
 export interface RunEventsTable {
@@ -50,9 +78,15 @@ export interface RunEventsTable {
 export interface Database {
   runs: RunsTable;
   run_events: RunEventsTable;
+  api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
+  server_secrets: ServerSecretsTable;
 }
 
 export type RunRow = Selectable<RunsTable>;
 export type NewRunRow = Insertable<RunsTable>;
 export type RunRowUpdate = Updateable<RunsTable>;
 export type RunEventRow = Selectable<RunEventsTable>;
+
+/** A handle or an open transaction: every repository function takes either. */
+export type Db = Kysely<Database> | Transaction<Database>;

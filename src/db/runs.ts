@@ -36,6 +36,10 @@ export interface RunRecord {
   readonly lastSeq: number;
   /** What the run executes: fixed when it is queued (null for runs queued before that was kept). */
   readonly launch: RunLaunch | null;
+  /** Name of the token that started it (null when access control is off). */
+  readonly startedBy: string | null;
+  /** Name of the token that cancelled it. */
+  readonly cancelledBy: string | null;
 }
 
 export interface RunLaunch {
@@ -80,6 +84,8 @@ export function toRunRecord(row: RunRow): RunRecord {
     owner: row.owner,
     waitReason: row.wait_reason,
     lastSeq: row.last_seq,
+    startedBy: row.started_by,
+    cancelledBy: row.cancelled_by,
     launch:
       Array.isArray(row.command) && row.working_dir !== null
         ? { command: row.command as string[], workingDir: row.working_dir }
@@ -89,7 +95,7 @@ export function toRunRecord(row: RunRow): RunRecord {
 
 export async function insertRun(
   db: Db,
-  run: { strategy: string; parameters: Record<string, unknown>; timeoutSeconds: number | null; launch: RunLaunch },
+  run: { strategy: string; parameters: Record<string, unknown>; timeoutSeconds: number | null; launch: RunLaunch; startedBy: string | null },
 ): Promise<RunRecord> {
   const row = await db
     .insertInto('runs')
@@ -100,6 +106,7 @@ export async function insertRun(
       timeout_seconds: run.timeoutSeconds,
       command: JSON.stringify(run.launch.command),
       working_dir: run.launch.workingDir,
+      started_by: run.startedBy,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -217,4 +224,15 @@ export async function listRunIdsWithStatus(db: Db, ids: readonly string[], statu
 export async function touchHeartbeat(db: Db, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await db.updateTable('runs').set({ heartbeat_at: sql`now()` }).where('id', 'in', ids).execute();
+}
+
+/** Queued runs; callers hold the queue lock (`lockQueue`) when they compare it with a limit. */
+export async function countQueuedRuns(db: Db): Promise<number> {
+  const row = await db.selectFrom('runs').select((eb) => eb.fn.countAll<string>().as('count')).where('status', '=', 'QUEUED').executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** Serialises submissions for the rest of the transaction (every instance shares the lock). */
+export async function lockQueue(db: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('strategy-runner:queue'))`.execute(db);
 }

@@ -12,12 +12,15 @@ import { AppError, isAppError, type ErrorCode, type FieldProblem } from '../erro
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
   BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TOO_MANY_STREAMS: 429,
+  RESOURCE_EXHAUSTED: 429,
   SHUTTING_DOWN: 503,
   SUBSCRIPTION_FAILED: 500,
   INTERNAL_SERVER_ERROR: 500,
@@ -69,8 +72,9 @@ export function toErrorReply(error: unknown, limits: { maxBodyBytes: number }): 
       return reply('BAD_REQUEST', 'The request body is empty; send a JSON object.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_TYPE':
-      // CONTRACT §4: a body the server cannot read is a 400, whatever made it unreadable.
-      return reply('BAD_REQUEST', JSON_ONLY_MESSAGE);
+      // CONTRACT §5: a POST whose body is not JSON is refused (a web page can send forms and
+      // text/plain to any site without a preflight).
+      return reply('UNSUPPORTED_MEDIA_TYPE', JSON_ONLY_MESSAGE);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return reply('PAYLOAD_TOO_LARGE', `Request body over ${limits.maxBodyBytes} bytes`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -7,7 +7,9 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import cookie from '@fastify/cookie';
 import type { AppContext } from '../resolvers/context.js';
+import { installAuthentication } from './authenticate.js';
 import { graphqlRoutes } from './graphql/plugin.js';
 import { healthRoutes, type Readiness } from './health.js';
 import { errorBody, HttpError, toErrorReply } from './http-errors.js';
@@ -33,7 +35,7 @@ const REQUEST_ID = /^[\w.:-]{1,64}$/;
 /** Methods a route may be asked for; the others of a REST path get 405 with `Allow`. */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
-export async function createHttpServer(ctx: AppContext, readiness: Readiness): Promise<HttpServer> {
+export async function createHttpServer(ctx: AppContext, readiness: Readiness, streamKey: string): Promise<HttpServer> {
   const { config } = ctx;
   const loggerInstance: FastifyBaseLogger = ctx.log;
   const fastify = Fastify({
@@ -46,6 +48,9 @@ export async function createHttpServer(ctx: AppContext, readiness: Readiness): P
     bodyLimit: config.maxBodyBytes,
     // Bounds receiving a request, not the response: SSE streams are unaffected.
     requestTimeout: 120_000,
+    // A socket silent both ways this long is closed, including one that never sends a byte
+    // (which the request timeouts never see); streams stay alive through their heartbeats.
+    connectionTimeout: config.idleTimeoutMs,
     // Open streams end with the server instead of holding `close()` open.
     forceCloseConnections: true,
     // HEAD on a JSON API only invites 405s that say which methods exist.
@@ -72,11 +77,13 @@ export async function createHttpServer(ctx: AppContext, readiness: Readiness): P
   );
 
   await registerSecurityHeaders(fastify);
+  await fastify.register(cookie);
+  installAuthentication(fastify, ctx, streamKey);
   await fastify.register(healthRoutes, readiness);
 
   const methodsByPath = collectRestMethods(fastify);
   const streams = new SseStreamRegistry(config.sseMaxStreamsPerRun);
-  await fastify.register(restRoutes, { ctx, streams });
+  await fastify.register(restRoutes, { ctx, streams, streamKey });
   answerOtherMethods(fastify, methodsByPath);
 
   await fastify.register(graphqlRoutes, ctx);

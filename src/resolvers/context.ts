@@ -2,8 +2,10 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import type { Principal } from '../model/role.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Runner } from '../runner/runner.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 /** Everything a resolver may use, created once in `src/app.ts` (tests build their own). */
 export interface AppContext {
@@ -12,4 +14,11 @@ export interface AppContext {
   readonly runner: Runner;
   readonly config: Config;
   readonly log: Logger;
+  /** Runs started per token per minute (EXECUTE_RATE_PER_MINUTE). */
+  readonly executeLimiter: RateLimiter;
+}
+
+/** One request's context: the app's, and who is asking (established by the HTTP edge). */
+export interface RequestContext extends AppContext {
+  readonly principal: Principal;
 }

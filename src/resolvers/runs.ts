@@ -1,19 +1,25 @@
 import type { RunStatus } from '../model/run-status.js';
 import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
-import type { AppContext } from './context.js';
+import { requireCancelAllowed, requireRole } from './access.js';
+import type { AppContext, RequestContext } from './context.js';
 
 /** Runs: starting, cancelling, reading. Shared by the GraphQL schema and the REST routes. */
 
+/** @throws ForbiddenError below operator, ResourceExhaustedError past the rate or queue limit */
 export function executeStrategy(
-  ctx: AppContext,
+  ctx: RequestContext,
   input: { strategy: string; parameters?: unknown },
 ): Promise<RunRecord> {
-  return ctx.runner.submit(input.strategy, input.parameters ?? {});
+  requireRole(ctx.principal, 'operator', 'start runs');
+  ctx.executeLimiter.take(ctx.principal.name ?? '');
+  return ctx.runner.submit(input.strategy, input.parameters ?? {}, ctx.principal.name);
 }
 
-export function cancelRun(ctx: AppContext, args: { id: string }): Promise<RunRecord> {
-  return ctx.runner.cancel(args.id);
+/** @throws NotFoundError, ForbiddenError (an operator cancelling another token's run), ConflictError */
+export async function cancelRun(ctx: RequestContext, args: { id: string }): Promise<RunRecord> {
+  requireCancelAllowed(ctx.principal, await getRun(ctx, args));
+  return ctx.runner.cancel(args.id, ctx.principal.name);
 }
 
 export async function findRunById(ctx: AppContext, args: { id: string }): Promise<RunRecord | null> {

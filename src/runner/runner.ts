@@ -1,6 +1,6 @@
-import { ConflictError, NotFoundError, ShuttingDownError } from '../errors.js';
+import { ConflictError, NotFoundError, ResourceExhaustedError, ShuttingDownError } from '../errors.js';
 import { appendRunEvents } from '../db/run-events.js';
-import { findRun, insertRun, type RunRecord } from '../db/runs.js';
+import { countQueuedRuns, findRun, insertRun, lockQueue, type RunRecord } from '../db/runs.js';
 import { confineDataDir } from './data-dir.js';
 import { recoverInterruptedRuns } from './recovery.js';
 import type { ExecutionDeps } from './run-execution.js';
@@ -55,7 +55,7 @@ export class Runner {
    * Validates and queues a run. Its first event (seq 1) is the `queued` status.
    * @throws NotFoundError, BadUserInputError, ShuttingDownError while draining
    */
-  async submit(strategyName: string, parameters: unknown): Promise<RunRecord> {
+  async submit(strategyName: string, parameters: unknown, startedBy: string | null = null): Promise<RunRecord> {
     // Another instance (or this one after its restart) takes the run instead of it waiting here.
     if (this.stopping) throw new ShuttingDownError();
     const { registry, config, db, bus } = this.deps;
@@ -63,7 +63,13 @@ export class Runner {
     const validated = await confineDataDir(registry.validateParameters(strategyName, parameters), strategy, config.dataDirs);
     const timeoutSeconds = strategy.timeoutSeconds ?? (config.defaultTimeoutSeconds || null);
     const { run, event } = await db.transaction().execute(async (trx) => {
+      await lockQueue(trx);
+      const waiting = await countQueuedRuns(trx);
+      if (waiting >= config.maxQueuedRuns) {
+        throw new ResourceExhaustedError(`${waiting} runs are already waiting (MAX_QUEUED_RUNS=${config.maxQueuedRuns}); nothing was queued. Retry when the queue has drained.`);
+      }
       const inserted = await insertRun(trx, {
+        startedBy,
         strategy: strategy.name,
         parameters: validated,
         timeoutSeconds,
@@ -84,7 +90,7 @@ export class Runner {
    * (SIGTERM, SIGKILL after the grace period) and the run ends CANCELLED.
    * @throws NotFoundError, ConflictError when the run has already finished
    */
-  async cancel(runId: string): Promise<RunRecord> {
+  async cancel(runId: string, cancelledBy: string | null = null): Promise<RunRecord> {
     const { db, bus } = this.deps;
     for (;;) {
       const run = await findRun(db, runId);
@@ -99,6 +105,7 @@ export class Runner {
       const to = run.status === 'QUEUED' ? 'CANCELLED' : 'CANCELLING';
       const transition = await transitionRun(this.deps, runId, to, {
         message: to === 'CANCELLED' ? 'Cancelled before it started' : 'Cancelling',
+        patch: { cancelled_by: cancelledBy },
       });
       // Lost a race (claimed or finished meanwhile): look again.
       if (!transition) continue;

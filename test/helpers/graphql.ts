@@ -23,8 +23,8 @@ export async function gql<T = Record<string, unknown>, V extends Record<string, 
 export type SseMode = 'distinct' | 'single';
 
 /** The reference `graphql-sse` client against /graphql/stream, in either protocol mode. */
-export function sseClient(url: string, mode: SseMode): Client {
-  return createClient({ url: `${url}/graphql/stream`, singleConnection: mode === 'single', retryAttempts: 0 });
+export function sseClient(url: string, mode: SseMode, headers: Record<string, string> = {}): Client {
+  return createClient({ url: `${url}/graphql/stream`, singleConnection: mode === 'single', retryAttempts: 0, headers });
 }
 
 /** Runs a subscription to completion and returns every payload (errors included). */

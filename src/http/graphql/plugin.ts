@@ -15,11 +15,12 @@ export const GRAPHQL_STREAM_ENDPOINT = '/graphql/stream';
 export async function graphqlRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const yoga = createYogaServer(ctx);
 
-  // yoga reads every GraphQL content type itself (JSON, application/graphql, form posts);
-  // Fastify only collects the bytes, so its body limit applies to GraphQL too.
+  // JSON only: a form or text/plain POST needs no CORS preflight, so any web page could send
+  // one (CSRF); those get 415. Fastify only collects the bytes (its body limit applies) and yoga
+  // parses them.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
-    done(null, (body as Buffer).length > 0 ? body : undefined);
+  app.addContentTypeParser(['application/json', 'application/graphql-response+json'], { parseAs: 'buffer' }, (_request, body, done) => {
+    done(null, body.length > 0 ? body : undefined);
   });
 
   // Errors that happen before yoga sees the request (a body over the limit) in GraphQL's shape.
@@ -36,7 +37,7 @@ export async function graphqlRoutes(app: FastifyInstance, ctx: AppContext): Prom
   // Fastify sends the returned fetch `Response`: status, headers (GraphiQL's own CSP included)
   // and the body, streamed for subscriptions.
   const handler = (request: FastifyRequest, reply: FastifyReply) =>
-    yoga.handleNodeRequestAndResponse(request, reply, { req: request, reply });
+    yoga.handleNodeRequestAndResponse(request, reply, { req: request });
   for (const url of [GRAPHQL_ENDPOINT, GRAPHQL_STREAM_ENDPOINT]) {
     // Every method reaches yoga, which answers the ones GraphQL over HTTP refuses with 405 + Allow.
     app.route({ url, method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], handler });

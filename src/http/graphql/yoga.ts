@@ -1,9 +1,12 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError as defaultMaskError, type YogaServerInstance } from 'graphql-yoga';
 import { isAppError } from '../../errors.js';
-import type { AppContext } from '../../resolvers/context.js';
+import type { FastifyRequest } from 'fastify';
+import type { AppContext, RequestContext } from '../../resolvers/context.js';
+import { requestContext } from '../request-context.js';
 import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
+import { useLimits } from './use-limits.js';
 import { useOperationLog } from './use-operation-log.js';
 import { schema } from './schema/index.js';
 
@@ -71,15 +74,18 @@ function yogaLogging(log: AppContext['log']) {
   };
 }
 
-export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<string, unknown>, AppContext> {
-  return createYoga<Record<string, unknown>, AppContext>({
+export function createYogaServer(ctx: AppContext): YogaServerInstance<{ req?: FastifyRequest }, RequestContext> {
+  return createYoga<{ req?: FastifyRequest }, RequestContext>({
     schema,
-    context: () => ctx,
+    // Who is asking, as the HTTP edge established it (every GraphQL route is behind it).
+    context: ({ req }) => requestContext(ctx, req),
     graphqlEndpoint: '/graphql',
     // No CORS and no multipart: otherwise any web page a user opens could start and cancel
     // runs on their local server (a multipart POST needs no preflight).
     cors: false,
     multipart: false,
+    // One operation per request: an array of a thousand would escape every per-document limit.
+    batching: false,
     maskedErrors: { maskError },
     // Served by useGraphiQLPage (inlined assets, cached); yoga's own page would load a CDN.
     graphiql: false,
@@ -90,6 +96,7 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
       useGraphQLSSE({ endpoint: '/graphql/stream' }),
       useOperationLog(ctx.log),
+      ...useLimits(),
     ],
   });
 }

@@ -14,6 +14,8 @@ import { listRunEventsOf } from '../../resolvers/run-events.js';
 import { cancelRun, executeStrategy, getRun, listRuns, queueInfo } from '../../resolvers/runs.js';
 import { listStrategies } from '../../resolvers/strategies.js';
 import type { RunRecord } from '../../db/runs.js';
+import { signStreamTicket } from '../../auth/credentials.js';
+import { requestContext } from '../request-context.js';
 import { runUrls, toRunStatusView } from './run-view.js';
 import {
   ErrorBody,
@@ -21,6 +23,7 @@ import {
   EventsQuery,
   ExecuteRequest,
   ExecuteResponse,
+  refusals,
   RunIdParams,
   RunsPage,
   RunsQuery,
@@ -30,6 +33,7 @@ import {
   SseStream,
   Strategy,
 } from './schemas.js';
+import { sessionRoutes } from './session-routes.js';
 import { serveRunEvents, type SseStreamRegistry } from './sse-stream.js';
 
 /** Where the generated OpenAPI document is served. */
@@ -42,7 +46,10 @@ const tags = ['strategies'];
  * validate the request, type the handler and its reply, and generate the OpenAPI document.
  * Handlers are thin calls into `src/resolvers`, the same functions GraphQL calls.
  */
-export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ctx: AppContext; streams: SseStreamRegistry }): Promise<void> {
+export async function restRoutes(
+  parent: FastifyInstance,
+  { ctx, streams, streamKey }: { ctx: AppContext; streams: SseStreamRegistry; streamKey: string },
+): Promise<void> {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -57,7 +64,17 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
         version: '1.0.0',
         description: 'Start, watch and cancel strategy runs. The same behaviour is available over GraphQL at /graphql.',
       },
-      tags: [{ name: 'strategies', description: 'Strategies and their runs' }],
+      tags: [
+        { name: 'strategies', description: 'Strategies and their runs' },
+        { name: 'session', description: 'Browser sign-in (AUTH=tokens)' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A token from `npm run token -- create` (AUTH=tokens).' },
+          session: { type: 'apiKey', in: 'cookie', name: 'sr_session', description: 'Set by POST /api/session.' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
@@ -68,7 +85,7 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
   const statusView = async (run: RunRecord) => toRunStatusView(run, await queueInfo(ctx, run));
 
   app.get('/api/strategies', {
-    schema: { tags, summary: 'Registered strategies', response: { 200: Strategy.array() } },
+    schema: { tags, summary: 'Registered strategies', response: { 200: Strategy.array(), ...refusals } },
   }, async () =>
     listStrategies(ctx).map((s) => ({
       name: s.name,
@@ -84,11 +101,11 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
       summary: 'Queue a run',
       description: 'Parameters are validated against the strategy’s schema (defaults applied) before anything is queued.',
       body: ExecuteRequest,
-      response: { 202: ExecuteResponse, 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 503: ErrorBody },
+      response: { 202: ExecuteResponse, 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody, ...refusals },
     },
   }, async (request, reply) => {
-    const run = await executeStrategy(ctx, request.body);
-    const urls = runUrls(run.id);
+    const run = await executeStrategy(requestContext(ctx, request), request.body);
+    const urls = runUrls(run.id, signStreamTicket(streamKey, run.id));
     return reply.code(202).header('location', urls.status_url).send({ run_id: run.id, status: 'queued', ...urls });
   });
 
@@ -107,6 +124,7 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
         400: ErrorBody,
         404: ErrorBody,
         429: ErrorBody,
+        ...refusals,
       },
     },
   }, async (request, reply) => {
@@ -119,7 +137,7 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
       tags,
       summary: 'Runs, newest first',
       querystring: RunsQuery,
-      response: { 200: RunsPage, 400: ErrorBody },
+      response: { 200: RunsPage, 400: ErrorBody, ...refusals },
     },
   }, async (request) => {
     const { status, strategy, limit, cursor } = request.query;
@@ -137,7 +155,7 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
   });
 
   app.get('/api/strategies/runs/:run_id/status', {
-    schema: { tags, summary: 'A run’s status', params: RunIdParams, response: { 200: RunStatusView, 404: ErrorBody } },
+    schema: { tags, summary: 'A run’s status', params: RunIdParams, response: { 200: RunStatusView, 404: ErrorBody, ...refusals } },
   }, async (request) => statusView(await getRun(ctx, { id: request.params.run_id })));
 
   app.get('/api/strategies/runs/:run_id/events', {
@@ -147,7 +165,7 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
       description: 'For clients that poll: the events with seq > after_seq, oldest first, each exactly as the SSE `data`.',
       params: RunIdParams,
       querystring: EventsQuery,
-      response: { 200: EventsPage, 400: ErrorBody, 404: ErrorBody },
+      response: { 200: EventsPage, 400: ErrorBody, 404: ErrorBody, ...refusals },
     },
     // Stored events go out verbatim, as on the SSE stream (no re-encoding of up to 5000 events).
     serializerCompiler: () => (data) => JSON.stringify(data),
@@ -161,9 +179,11 @@ export async function restRoutes(parent: FastifyInstance, { ctx, streams }: { ct
       summary: 'Cancel a run',
       description: 'A queued run is cancelled at once; a running one is stopped (SIGTERM, then SIGKILL after a grace period).',
       params: RunIdParams,
-      response: { 200: RunStatusView, 404: ErrorBody, 409: ErrorBody },
+      response: { 200: RunStatusView, 404: ErrorBody, 409: ErrorBody, ...refusals },
     },
-  }, async (request) => statusView(await cancelRun(ctx, { id: request.params.run_id })));
+  }, async (request) => statusView(await cancelRun(requestContext(ctx, request), { id: request.params.run_id })));
+
+  await app.register(sessionRoutes, ctx);
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(app.swagger()),

@@ -1,6 +1,7 @@
 import type { RunRecord } from '../../db/runs.js';
 import type { QueueInfo } from '../../resolvers/runs.js';
 import { toWireStatus } from '../../model/run-status.js';
+import { STREAM_TICKET_PARAM } from '../authenticate.js';
 import type { RunStatusView } from './schemas.js';
 
 /** The REST status object of CONTRACT §4: snake_case, lower-case status. */
@@ -23,11 +24,16 @@ export function toRunStatusView(run: RunRecord, queue: QueueInfo): RunStatusView
     queue_position: queue.position,
     wait_reason: queue.waitReason,
     last_seq: run.lastSeq,
+    started_by: run.startedBy,
+    cancelled_by: run.cancelledBy,
   };
 }
 
-/** Where a run's stream and status live (relative to the server's origin). */
-export const runUrls = (runId: string) => ({
-  sse_url: `/api/strategies/sse/${runId}`,
+/**
+ * Where a run's stream and status live (relative to the server's origin). The stream URL carries
+ * a signed, read-only ticket for this run alone, so `new EventSource(sse_url)` needs no header.
+ */
+export const runUrls = (runId: string, streamTicket: string) => ({
+  sse_url: `/api/strategies/sse/${runId}?${STREAM_TICKET_PARAM}=${streamTicket}`,
   status_url: `/api/strategies/runs/${runId}/status`,
 });

@@ -52,7 +52,7 @@ export const ExecuteResponse = z
   .object({
     run_id: z.uuid(),
     status: z.literal('queued'),
-    sse_url: z.string().describe('Relative to this server.'),
+    sse_url: z.string().describe('Relative to this server; carries a signed read-only ticket for this run, valid for 7 days.'),
     status_url: z.string().describe('Relative to this server.'),
   })
   .meta({ id: 'ExecuteResponse' });
@@ -81,6 +81,8 @@ export const RunStatusView = z
     queue_position: z.number().int().nullable().describe('1 = next to start; null unless queued.'),
     wait_reason: z.string().nullable().describe('Why a queued run has not started yet.'),
     last_seq: z.number().int().describe('seq of the newest stored event.'),
+    started_by: z.string().nullable().describe('Name of the token that started the run (null when AUTH=off).'),
+    cancelled_by: z.string().nullable().describe('Name of the token that cancelled it, if any.'),
   })
   .meta({ id: 'RunStatus' });
 export type RunStatusView = z.infer<typeof RunStatusView>;
@@ -126,6 +128,11 @@ export const SseStream = {
 };
 
 export const SseQuery = z.object({
+  access_token: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('The signed read-only ticket that `sse_url` carries (for EventSource, which cannot send headers). Valid for this run only.'),
   last_event_id: seq.optional().describe('Resume after this seq (for clients that cannot set headers); Last-Event-ID wins.'),
 });
 
@@ -146,3 +153,6 @@ export const ErrorBody = z
     }),
   })
   .meta({ id: 'Error' });
+
+/** Every protected route may answer these: no or bad credentials (401); not allowed for this role, host or origin (403). */
+export const refusals = { 401: ErrorBody, 403: ErrorBody };

@@ -1,10 +1,10 @@
 import SchemaBuilder from '@pothos/core';
 import { DateTimeISOResolver, JSONResolver } from 'graphql-scalars';
-import type { AppContext } from '../../../resolvers/context.js';
+import type { RequestContext } from '../../../resolvers/context.js';
 
 /** The one schema builder: context type, scalars and plugins. Types live in their own files. */
 export const builder = new SchemaBuilder<{
-  Context: AppContext;
+  Context: RequestContext;
   DefaultFieldNullability: false;
   Scalars: {
     JSON: { Input: unknown; Output: unknown };

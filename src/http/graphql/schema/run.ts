@@ -46,6 +46,8 @@ export const RunType = builder.objectRef<RunRecord>('Run').implement({
     error: t.field({ type: RunErrorType, nullable: true, resolve: (r) => r.error }),
     timeoutSeconds: t.int({ nullable: true, resolve: (r) => r.timeoutSeconds }),
     lastSeq: t.exposeInt('lastSeq', { description: 'seq of the newest stored event.' }),
+    startedBy: t.exposeString('startedBy', { nullable: true, description: 'Name of the token that started the run (null when AUTH=off).' }),
+    cancelledBy: t.exposeString('cancelledBy', { nullable: true, description: 'Name of the token that cancelled it, if any.' }),
     queuePosition: t.int({
       nullable: true,
       description: 'Place in the queue while QUEUED (1 = next to start).',
