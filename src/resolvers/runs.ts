@@ -2,6 +2,7 @@ import type { RunStatus } from '../model/run-status.js';
 import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import { requireCancelAllowed, requireRole } from './access.js';
+import { checkParameters, checkText } from './input-checks.js';
 import type { AppContext, RequestContext } from './context.js';
 
 /** Runs: starting, cancelling, reading. Shared by the GraphQL schema and the REST routes. */
@@ -12,6 +13,8 @@ export function executeStrategy(
   input: { strategy: string; parameters?: unknown },
 ): Promise<RunRecord> {
   requireRole(ctx.principal, 'operator', 'start runs');
+  checkText(input.strategy, 'strategy');
+  checkParameters(input.parameters ?? {});
   ctx.executeLimiter.take(ctx.principal.name ?? '');
   return ctx.runner.submit(input.strategy, input.parameters ?? {}, ctx.principal.name);
 }
@@ -57,6 +60,8 @@ export async function listRuns(
       { field: 'first', message: `must be between 1 and ${MAX_PAGE_SIZE}` },
     ]);
   }
+  if (args.strategy) checkText(args.strategy, 'strategy');
+  if ((args.status?.length ?? 0) > 100) throw new BadUserInputError('status: at most 100 entries', [{ field: 'status', message: 'must list at most 100 statuses' }]);
   const olderThan = args.olderThan ?? undefined;
   const rows = await listRunRows(ctx.db, {
     // At most one of each: a long list with repeats says nothing more.

@@ -34,7 +34,7 @@ const DEFAULT_PAGE: Readonly<Record<string, number>> = { runs: 20, events: 500 }
 export function useLimits(): Plugin[] {
   return [
     EnvelopArmorPlugin({
-      maxDepth: { n: LIMITS.maxDepth, flattenFragments: true },
+      maxDepth: { n: LIMITS.maxDepth, flattenFragments: true, ignoreIntrospection: false },
       maxAliases: { n: LIMITS.maxAliases },
       maxTokens: { n: LIMITS.maxTokens },
       maxDirectives: { n: LIMITS.maxDirectives },
