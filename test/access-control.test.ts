@@ -155,6 +155,25 @@ describe('the roles matrix', () => {
   });
 });
 
+describe('tokens are an admin’s business', () => {
+  it('only an admin lists tokens, on both faces, and never sees a secret', async () => {
+    for (const who of ['viewer', 'operator'] as const) {
+      const rest = await api(server.url, '/api/tokens', { headers: as(who) });
+      expect(rest.status, who).toBe(403);
+      expect((await gql(server.url, '{ tokens { name } }', {}, as(who))).errors?.[0]?.extensions?.code, who).toBe('FORBIDDEN');
+    }
+    const rest = await api(server.url, '/api/tokens', { headers: as('admin') });
+    expect(rest.status).toBe(200);
+    expect(rest.body.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['vera', 'otto', 'olga', 'ada']));
+    expect(rest.body.find((t: { name: string }) => t.name === 'otto')).toMatchObject({ role: 'operator', revoked_at: null });
+    const graphql = await gql<{ tokens: { name: string; role: string }[]; viewer: { name: string; role: string } }>(server.url, '{ tokens { name role } viewer { name role } }', {}, as('admin'));
+    expect(graphql.data?.tokens).toEqual(expect.arrayContaining([{ name: 'vera', role: 'VIEWER' }]));
+    expect(graphql.data?.viewer).toEqual({ name: 'ada', role: 'ADMIN' });
+    const everything = JSON.stringify([rest.body, graphql.data]);
+    for (const token of Object.values(tokens)) expect(everything).not.toContain(token.slice(4));
+  });
+});
+
 describe('the signed sse_url', () => {
   it('opens its run’s stream with no header, opens no other run and authorizes nothing else', async () => {
     const { body } = await api(server.url, '/api/strategies/execute', { json: { strategy: 'fixture_steps', parameters: { steps: 2, delay_ms: 0 } }, headers: as('operator') });

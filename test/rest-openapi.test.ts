@@ -65,6 +65,7 @@ describe('GET /api/openapi.json', () => {
         'POST /api/session',
         'GET /api/session',
         'DELETE /api/session',
+        'GET /api/tokens',
       ].sort(),
     );
     for (const route of documented) {

@@ -33,7 +33,7 @@ import {
   SseStream,
   Strategy,
 } from './schemas.js';
-import { sessionRoutes } from './session-routes.js';
+import { accessRoutes } from './access-routes.js';
 import { serveRunEvents, type SseStreamRegistry } from './sse-stream.js';
 
 /** Where the generated OpenAPI document is served. */
@@ -66,7 +66,7 @@ export async function restRoutes(
       },
       tags: [
         { name: 'strategies', description: 'Strategies and their runs' },
-        { name: 'session', description: 'Browser sign-in (AUTH=tokens)' },
+        { name: 'access', description: 'Browser sign-in and API tokens (AUTH=tokens)' },
       ],
       components: {
         securitySchemes: {
@@ -183,7 +183,7 @@ export async function restRoutes(
     },
   }, async (request) => statusView(await cancelRun(requestContext(ctx, request), { id: request.params.run_id })));
 
-  await app.register(sessionRoutes, ctx);
+  await app.register(accessRoutes, ctx);
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async (_request, reply) =>
     reply.header('cache-control', 'public, max-age=300').send(app.swagger()),
