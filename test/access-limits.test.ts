@@ -1,8 +1,7 @@
-import http from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium } from './helpers/browser.js';
 import { gql } from './helpers/graphql.js';
-import { api } from './helpers/rest.js';
+import { api, postChunked } from './helpers/rest.js';
 import { waitForStatus } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { bearer, createToken } from './helpers/tokens.js';
@@ -78,27 +77,7 @@ it('bodies over MAX_BODY_BYTES are refused on /graphql and /graphql/stream, chun
   expect(declared.status).toBe(413);
   expect((await declared.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   // 50 MB in chunks with no length: the server stops reading at the limit and answers at once.
-  const chunked = await new Promise<number>((resolve, reject) => {
-    const req = http.request(`${server.url}/graphql/stream`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'transfer-encoding': 'chunked', ...bearer(operator) },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    req.on('error', (error) => (error.message.includes('EPIPE') || error.message.includes('ECONNRESET') ? undefined : reject(error)));
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    let sent = 0;
-    const pump = () => {
-      while (sent < 800) {
-        sent += 1;
-        if (!req.write(chunk)) return void req.once('drain', pump);
-      }
-      req.end();
-    };
-    pump();
-  });
-  expect(chunked).toBe(413);
+  const chunked = await postChunked(`${server.url}/graphql/stream`, { 'content-type': 'application/json', accept: 'text/event-stream', ...bearer(operator) }, 800);
+  expect(chunked.status).toBe(413);
   expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 });

@@ -81,13 +81,18 @@ describe('DATA_DIRS', () => {
     ['a symbolic link out', () => path.join(csvDir, 'escape'), /leads outside the allowed folders \(through a symbolic link\)/],
     ['a folder that does not exist', () => path.join(csvDir, 'nope'), /is not an existing folder/],
     ['a file', () => path.join(csvDir, 'AAPL.csv'), /is not a folder/],
-    ['a NUL byte', () => `${csvDir}/a\u0000b`, /is not an existing folder/],
   ])('refuses %s at submission, naming the allowed folders', async (_, dataDir, why) => {
     const refused = await submit('bullish_strategy', { data_dir: dataDir() });
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe('BAD_USER_INPUT');
     expect(refused.body.error.details).toEqual([{ field: 'parameters.data_dir', message: expect.stringMatching(why) }]);
     expect(refused.body.error.message).toContain(`runs may read data only inside: ${STRATEGIES_DIR}, ${csvDir}`);
+  });
+
+  it('refuses a NUL byte at submission, before the path is looked at', async () => {
+    const refused = await submit('bullish_strategy', { data_dir: `${csvDir}/a\u0000b` });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details).toEqual([{ field: 'parameters.data_dir', message: 'must not contain a NUL character (\\u0000)' }]);
   });
 
   it('accepts a folder inside DATA_DIRS or the strategy\'s own, and hands the run the resolved folder', async () => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql } from './helpers/graphql.js';
-import { api } from './helpers/rest.js';
+import { api, postChunked } from './helpers/rest.js';
 import { execute, getRun, waitForStatus, type RunView } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -274,27 +274,7 @@ describe('errors (CONTRACT §4): pinned status codes and {"error": {code, messag
     expect(declared.body).toEqual({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('1048576') } });
 
     // Chunked, no Content-Length: the server stops buffering at the limit and still answers.
-    const streamed = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = http.request(`${server.url}/api/strategies/execute`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-      });
-      req.on('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      });
-      req.on('error', reject);
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      let sent = 0;
-      const pump = () => {
-        while (sent < 48) {
-          sent += 1;
-          if (!req.write(chunk)) return void req.once('drain', pump);
-        }
-        req.end();
-      };
-      pump();
-    });
+    const streamed = await postChunked(`${server.url}/api/strategies/execute`, { 'content-type': 'application/json' }, 48);
     expect(streamed.status).toBe(413);
     expect(streamed.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });

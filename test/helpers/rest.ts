@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { assertDocumented } from './openapi-conformance.js';
 
 /**
@@ -112,3 +113,29 @@ export async function readSse(url: string, options: SseReadOptions = {}): Promis
 
 /** Parsed `data` of every message. */
 export const eventsOf = (read: SseRead) => read.messages.map((m) => JSON.parse(m.data) as Record<string, unknown> & { seq: number });
+
+/**
+ * POSTs `chunks` × 64 KiB of spaces with chunked encoding (no Content-Length), as fast as the
+ * server reads them, and returns the answer: how a body limit is tested when the size is unknown.
+ */
+export function postChunked(url: string, headers: Record<string, string>, chunks: number): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null }));
+    });
+    // The server may answer and close before it has read everything we send.
+    req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const pump = () => {
+      while (sent < chunks) {
+        sent += 1;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
