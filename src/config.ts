@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -23,6 +24,18 @@ const EnvSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional(),
   MAX_CONCURRENT_RUNS: int(1, 256).default(2),
+  /** Runs executing at once across every instance sharing the database; 0 means no cluster-wide limit. */
+  MAX_CONCURRENT_RUNS_TOTAL: int(0, 100_000).default(0),
+  /** How often an instance proves it is alive (its runs' heartbeat) and looks for dead instances' runs. */
+  HEARTBEAT_MS: int(100, 60_000).default(2000),
+  /** A run whose heartbeat is this old (by the database's clock) is taken over: FAILED / INTERRUPTED. */
+  TAKEOVER_AFTER_MS: int(1000, 3_600_000).default(10_000),
+  /** Unstored output kept per run while the database is slow or away; beyond it the child's output is paused. */
+  EVENT_BUFFER_BYTES: int(64 * 1024).default(16 * 1024 * 1024),
+  /** How long a database outage may last before a run's events are dropped (and counted) instead of held. */
+  EVENT_OUTAGE_LIMIT_MS: int(1000).default(300_000),
+  /** While the Redis fan-out is down, subscribers read storage this often. */
+  BUS_FALLBACK_POLL_MS: int(20, 5000).default(200),
   STRATEGIES_DIR: z.string().min(1).default('strategies'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Time a cancelled or timed-out run gets between SIGTERM and SIGKILL. */
@@ -56,6 +69,13 @@ export type Config = Readonly<{
   dataDir: string;
   redisUrl: string | undefined;
   maxConcurrentRuns: number;
+  /** 0: no cluster-wide limit. */
+  maxConcurrentRunsTotal: number;
+  heartbeatMs: number;
+  takeoverAfterMs: number;
+  eventBufferBytes: number;
+  eventOutageLimitMs: number;
+  busFallbackPollMs: number;
   strategiesDirs: readonly string[];
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   cancelGraceMs: number;
@@ -69,7 +89,10 @@ export type Config = Readonly<{
   sseMaxStreamsPerRun: number;
   sseHeartbeatMs: number;
   maxBodyBytes: number;
-  /** `host:pid`, recorded as the owner of the runs this instance executes (read back at recovery). */
+  /**
+   * `host:pid:nonce`, recorded as the owner of the runs this instance executes (read back at
+   * recovery). The nonce tells apart two starts with the same pid (pid 1 in a container).
+   */
   instanceId: string;
 }>;
 
@@ -89,6 +112,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const e = parsed.data;
+  // A live instance misses at most a couple of heartbeats under load; taking over sooner would
+  // fail runs that are still executing.
+  if (e.TAKEOVER_AFTER_MS < 3 * e.HEARTBEAT_MS) {
+    throw new ConfigError([`TAKEOVER_AFTER_MS: must be at least 3 × HEARTBEAT_MS (${3 * e.HEARTBEAT_MS})`]);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -96,6 +124,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    maxConcurrentRunsTotal: e.MAX_CONCURRENT_RUNS_TOTAL,
+    heartbeatMs: e.HEARTBEAT_MS,
+    takeoverAfterMs: e.TAKEOVER_AFTER_MS,
+    eventBufferBytes: e.EVENT_BUFFER_BYTES,
+    eventOutageLimitMs: e.EVENT_OUTAGE_LIMIT_MS,
+    busFallbackPollMs: e.BUS_FALLBACK_POLL_MS,
     strategiesDirs: Object.freeze(
       e.STRATEGIES_DIR.split(':')
         .filter(Boolean)
@@ -113,6 +147,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sseMaxStreamsPerRun: e.SSE_MAX_STREAMS_PER_RUN,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
-    instanceId: `${os.hostname()}:${process.pid}`,
+    instanceId: `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
   });
 }

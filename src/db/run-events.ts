@@ -25,7 +25,40 @@ export async function appendRunEvents<T extends EventDraft>(
     .where('id', '=', runId)
     .returning('last_seq')
     .executeTakeFirstOrThrow();
-  const first = last_seq - drafts.length + 1;
+  return insertPlaced(trx, runId, drafts, last_seq);
+}
+
+/**
+ * `appendRunEvents` for the instance executing the run: stores nothing and returns undefined
+ * unless `owner` still holds the run (RUNNING or CANCELLING). An instance that was cut off long
+ * enough to be taken over must not write into a history that has already ended (fencing).
+ */
+export async function appendOwnedRunEvents<T extends EventDraft>(
+  trx: Transaction<Database>,
+  runId: string,
+  owner: string,
+  drafts: readonly T[],
+  runPatch: RunRowUpdate = {},
+): Promise<Array<T & EventPlace> | undefined> {
+  const row = await trx
+    .updateTable('runs')
+    .set((eb) => ({ ...runPatch, last_seq: eb('last_seq', '+', drafts.length) }))
+    .where('id', '=', runId)
+    .where('owner', '=', owner)
+    .where('status', 'in', ['RUNNING', 'CANCELLING'])
+    .returning('last_seq')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  return drafts.length === 0 ? [] : insertPlaced(trx, runId, drafts, row.last_seq);
+}
+
+async function insertPlaced<T extends EventDraft>(
+  trx: Transaction<Database>,
+  runId: string,
+  drafts: readonly T[],
+  lastSeq: number,
+): Promise<Array<T & EventPlace>> {
+  const first = lastSeq - drafts.length + 1;
   const events = drafts.map((draft, i) => placeEvent(draft, { run_id: runId, seq: first + i }));
   // Chunked: PostgreSQL accepts at most 65535 bind parameters per statement.
   for (let i = 0; i < events.length; i += 2000) {

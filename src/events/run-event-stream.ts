@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { listRunEvents } from '../db/run-events.js';
 import { findRun, type RunRecord } from '../db/runs.js';
@@ -22,6 +23,7 @@ import { abortable } from './abortable.js';
 export interface StreamDeps {
   readonly db: Kysely<Database>;
   readonly bus: EventBus;
+  readonly config?: Pick<Config, 'busFallbackPollMs'>;
 }
 
 export interface RunEventStreamOptions {
@@ -31,6 +33,8 @@ export interface RunEventStreamOptions {
   liveBufferLimit?: number;
   /** Without live news for this long, storage is checked anyway. @default 5000 */
   pollMs?: number;
+  /** While the live feed is down (Redis away), storage is checked this often. @default config.busFallbackPollMs, else 200 */
+  fallbackPollMs?: number;
 }
 
 export interface RunEventStream {
@@ -68,11 +72,18 @@ async function* streamEvents(
   runId: string,
   afterSeq: number,
   signal: AbortSignal,
-  { pageSize = 500, liveBufferLimit = 1000, pollMs = 5000 }: RunEventStreamOptions,
+  { pageSize = 500, liveBufferLimit = 1000, pollMs = 5000, fallbackPollMs }: RunEventStreamOptions,
 ): AsyncGenerator<RunEvent, void, undefined> {
   let live: RunEvent[] = [];
   let overflowed = false;
   const news = new Wakeup();
+  const fallbackMs = fallbackPollMs ?? ctx.config?.busFallbackPollMs ?? 200;
+  // Live messages may have been lost while the feed was down (either way): look at storage now.
+  let feedChanged = false;
+  const offConnection = ctx.bus.onConnectionChange(() => {
+    feedChanged = true;
+    news.wake();
+  });
   const unsubscribe = ctx.bus.subscribe('runEvents', runId, (events) => {
     if (live.length + events.length > liveBufferLimit) {
       live = [];
@@ -117,7 +128,12 @@ async function* streamEvents(
         if (isTerminalEvent(event)) return;
       }
       if (fromStorage || overflowed) continue;
-      const woke = await news.wait(pollMs, signal);
+      const woke = await news.wait(ctx.bus.connected() ? pollMs : fallbackMs, signal);
+      if (feedChanged) {
+        feedChanged = false;
+        fromStorage = true;
+        continue;
+      }
       if (woke === 'timeout') {
         // Quiet for a while: check storage in case a live message was lost, and whether the
         // run ended without anything left for this client (afterSeq beyond its last event).
@@ -128,6 +144,7 @@ async function* streamEvents(
     }
   } finally {
     unsubscribe();
+    offConnection();
     news.dispose();
   }
 }

@@ -50,6 +50,8 @@ export interface StatusDraft extends Base<'status'> {
   readonly message?: string;
   readonly exit_code?: number;
   readonly error?: { readonly code: string; readonly message: string };
+  /** On a terminal status: output events the run lost to a long database outage (absent when none). */
+  readonly events_lost?: number;
 }
 
 /** An event before it has a place in the run's log. */

@@ -193,6 +193,7 @@ export const openApiDocument = {
           queue_position: nullable('integer', { description: '1 = next to start; null unless queued.' }),
           wait_reason: nullable('string'),
           last_seq: { type: 'integer', description: 'seq of the newest stored event.' },
+          events_lost: { type: 'integer', description: 'Output events lost to a database outage longer than EVENT_OUTAGE_LIMIT_MS (0 nearly always).' },
         },
       },
       RunEvent: {

@@ -20,6 +20,7 @@ export interface RunStatusView {
   queue_position: number | null;
   wait_reason: string | null;
   last_seq: number;
+  events_lost: number;
 }
 
 export function toRunStatusView(run: RunRecord, queue: QueueInfo): RunStatusView {
@@ -40,6 +41,7 @@ export function toRunStatusView(run: RunRecord, queue: QueueInfo): RunStatusView
     queue_position: queue.position,
     wait_reason: queue.waitReason,
     last_seq: run.lastSeq,
+    events_lost: run.eventsLost,
   };
 }
 

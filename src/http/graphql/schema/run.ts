@@ -45,6 +45,9 @@ export const RunType = builder.objectRef<RunRecord>('Run').implement({
     error: t.field({ type: RunErrorType, nullable: true, resolve: (r) => r.error }),
     timeoutSeconds: t.int({ nullable: true, resolve: (r) => r.timeoutSeconds }),
     lastSeq: t.exposeInt('lastSeq', { description: 'seq of the newest stored event.' }),
+    eventsLost: t.exposeInt('eventsLost', {
+      description: 'Output events lost to a database outage longer than EVENT_OUTAGE_LIMIT_MS (0 nearly always).',
+    }),
     queuePosition: t.int({
       nullable: true,
       description: 'Place in the queue while QUEUED (1 = next to start).',
