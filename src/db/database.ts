@@ -32,6 +32,8 @@ export interface RunsTable {
   wait_reason: string | null;
   /** The last `seq` handed out for this run's events; bumped under the row lock. */
   last_seq: Generated<number>;
+  /** Output events (from the script's stdout/stderr) stored; only the run's writer bumps it. */
+  output_count: Generated<number>;
   /** Output events dropped because the database stayed away longer than EVENT_OUTAGE_LIMIT_MS. */
   events_lost: Generated<number>;
 }

@@ -98,7 +98,8 @@ async function* streamEvents(
     let fromStorage = true;
     while (!signal.aborted) {
       if (fromStorage) {
-        const page = await listRunEvents(ctx.db, runId, last, pageSize);
+        const page = await untilAnswered(() => listRunEvents(ctx.db, runId, last, pageSize), signal);
+        if (!page) return;
         for (const event of page) {
           yield event;
           last = event.seq;
@@ -137,7 +138,8 @@ async function* streamEvents(
       if (woke === 'timeout') {
         // Quiet for a while: check storage in case a live message was lost, and whether the
         // run ended without anything left for this client (afterSeq beyond its last event).
-        const run = await findRun(ctx.db, runId);
+        const run = await untilAnswered(() => findRun(ctx.db, runId), signal);
+        if (signal.aborted) return;
         if (!run || (isTerminal(run.status) && run.lastSeq <= last)) return;
         fromStorage = true;
       }
@@ -147,6 +149,22 @@ async function* streamEvents(
     offConnection();
     news.dispose();
   }
+}
+
+/**
+ * A storage read that outlives a database outage: the client stays connected (the faces keep
+ * its connection alive) and gets what it missed once the database answers again.
+ * Undefined once `signal` aborts.
+ */
+async function untilAnswered<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await read();
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
+    }
+  }
+  return undefined;
 }
 
 /** Every message of one bus topic until the consumer stops; a slow reader loses the oldest. */

@@ -42,6 +42,12 @@ export class RunEventWriter {
   private lost = 0;
   private unannounced = 0;
   private fencedFlag = false;
+  /** Output events of this run known to be stored (the row's `output_count`). */
+  private stored = 0;
+  /** A failed batch, retried as is. */
+  private retry: Batch | undefined;
+  /** The last batch whose commit failed: it may have been stored all the same. */
+  private inDoubt: { before: number; size: number; notice: number; dropped: boolean } | undefined;
 
   constructor(
     private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger },
@@ -133,42 +139,48 @@ export class RunEventWriter {
 
   /** Writes one batch; with `all`, keeps going until nothing is pending (or the run is lost to us). */
   private async writePending(all: boolean): Promise<void> {
-    while (this.pending.length > 0 && !this.fencedFlag) {
-      const batch = this.pending;
-      const batchBytes = this.pendingBytes;
-      this.pending = [];
-      this.pendingBytes = 0;
-      const drafts = this.unannounced > 0 ? [this.lossNotice(batch[0]!.timestamp), ...batch] : batch;
+    while ((this.retry || this.pending.length > 0) && !this.fencedFlag) {
+      // A failed batch is retried exactly as it was, so its outcome can be told (see inDoubt).
+      const batch = this.retry ?? this.takeBatch();
+      this.retry = undefined;
       try {
-        const events = await this.deps.db
+        const result = await this.deps.db
           .transaction()
           .execute((trx) =>
-            appendOwnedRunEvents(trx, this.runId, this.options.owner, drafts, {
-              ...snapshotOf(batch),
+            appendOwnedRunEvents(trx, this.runId, this.options.owner, this.stored, batch.drafts, {
+              ...snapshotOf(batch.drafts),
               ...(this.lost > 0 ? { events_lost: this.lost } : {}),
             }),
           );
-        if (!events) {
+        if (result.outcome === 'fenced') {
           this.fence();
           break;
         }
-        if (this.outageSince !== undefined) {
-          this.deps.log.info({ runId: this.runId, outageMs: Date.now() - this.outageSince }, 'storing run events again');
+        if (result.outcome === 'count-mismatch') {
+          this.settleDoubt(result.outputCount, batch);
+          continue;
         }
-        this.outageSince = undefined;
-        this.unannounced = 0;
-        this.deps.bus.publish('runEvents', this.runId, events);
+        this.stored += batch.drafts.length;
+        this.pendingBytes -= batch.bytes;
+        this.inDoubt = undefined;
+        this.recovered();
+        this.deps.bus.publish('runEvents', this.runId, result.events);
       } catch (error) {
         if (this.outageSince === undefined) {
           this.outageSince = Date.now();
-          this.deps.log.warn({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; holding them and retrying');
+          this.deps.log.warn({ err: error, runId: this.runId, events: batch.drafts.length }, 'storing run events failed; holding them and retrying');
         }
+        // The commit may have happened with only its acknowledgement lost.
+        const noticeRow = batch.notice > 0 ? 1 : 0;
+        this.inDoubt = { before: this.stored, size: batch.drafts.length, notice: batch.notice, dropped: false };
         if (this.shedding()) {
-          this.drop(batch.length);
+          this.inDoubt.dropped = true;
+          this.drop(batch.drafts.length - noticeRow);
+          if (batch.notice) this.unannounced += batch.notice;
+          this.pendingBytes -= batch.bytes;
         } else {
           // The run's history: keep it, in order, ahead of anything that arrived meanwhile.
-          this.pending = batch.concat(this.pending);
-          this.pendingBytes += batchBytes;
+          this.retry = batch;
         }
         this.wakeIfDrained();
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -185,7 +197,59 @@ export class RunEventWriter {
       if (!all) break;
     }
     this.wakeIfDrained();
-    if (this.pending.length > 0 && !this.closed && !this.fencedFlag) this.armTimer();
+    if ((this.retry || this.pending.length > 0) && !this.closed && !this.fencedFlag) this.armTimer();
+  }
+
+  /** Everything pending as one batch, behind a notice of what was lost before it. */
+  private takeBatch(): Batch {
+    const events = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    const notice = this.unannounced;
+    this.unannounced = 0;
+    // pendingBytes keeps counting the batch until it is stored or dropped (backpressure).
+    return {
+      drafts: notice > 0 ? [this.lossNotice(notice, events[0]!.timestamp), ...events] : events,
+      bytes,
+      notice,
+    };
+  }
+
+  /**
+   * The run's stored output count is not ours: the last batch whose commit went unacknowledged
+   * was stored after all. Retried: it is done. Dropped: it was not lost after all.
+   */
+  private settleDoubt(outputCount: number, batch: Batch): void {
+    const doubt = this.inDoubt;
+    this.inDoubt = undefined;
+    if (!doubt || outputCount !== doubt.before + doubt.size) {
+      // Cannot happen with one writer per run; adopt the stored count rather than loop forever.
+      this.deps.log.error({ runId: this.runId, outputCount, expected: this.stored }, 'unexpected stored output count');
+      // More stored than we knew: batches counted as lost were stored after all.
+      this.lost = Math.max(0, this.lost - Math.max(0, outputCount - this.stored));
+      this.stored = outputCount;
+      this.retry = batch;
+      return;
+    }
+    this.stored = outputCount;
+    if (doubt.dropped) {
+      // Counted as lost, but stored after all (its notice too, if it led one).
+      const events = doubt.size - (doubt.notice > 0 ? 1 : 0);
+      this.lost = Math.max(0, this.lost - events);
+      this.unannounced = Math.max(0, this.unannounced - events - doubt.notice);
+      this.retry = batch; // the current batch has not been written yet
+    } else {
+      // The same batch: stored; readers find it in storage (its live message is not sent).
+      this.pendingBytes -= batch.bytes;
+      this.recovered();
+    }
+  }
+
+  private recovered(): void {
+    if (this.outageSince !== undefined) {
+      this.deps.log.info({ runId: this.runId, outageMs: Date.now() - this.outageSince }, 'storing run events again');
+    }
+    this.outageSince = undefined;
   }
 
   private fence(): void {
@@ -197,16 +261,24 @@ export class RunEventWriter {
     this.onFenced();
   }
 
-  private lossNotice(timestamp: string): LogDraft {
+  private lossNotice(count: number, timestamp: string): LogDraft {
     return {
       event_type: 'log',
       timestamp,
       level: 'error',
       message:
-        `${this.unannounced} output event(s) were lost: the database was unreachable for longer than ` +
+        `${count} output event(s) were lost: the database was unreachable for longer than ` +
         `${Math.round(this.options.outageLimitMs / 1000)} s (${this.lost} lost in this run so far)`,
     };
   }
+}
+
+interface Batch {
+  readonly drafts: EventDraft[];
+  /** Bytes of the events (as counted by `push`). */
+  readonly bytes: number;
+  /** Lost events the batch's leading notice announces (0: no notice). */
+  readonly notice: number;
 }
 
 /** The run's latest progress and its result, from a batch of events. */
