@@ -50,8 +50,11 @@ const EnvSchema = z.object({
   MAX_LOAD_PER_CPU: positiveNumber().default(12),
   /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
   MAX_LINE_BYTES: int(1024).default(1024 * 1024),
-  /** How long events wait to be persisted together; smaller is snappier, larger is cheaper. */
-  EVENT_FLUSH_MS: int(1, 5000).default(100),
+  /**
+   * At most one batch of a run's events is stored per this interval while output keeps coming
+   * (an event after a quiet spell is stored at once); larger is cheaper for floods.
+   */
+  EVENT_FLUSH_MS: int(1, 5000).default(25),
   /** How often the queue is re-checked when nothing signals it (other instances, load). */
   QUEUE_POLL_MS: int(50).default(1000),
   /** Open REST SSE streams allowed per run. */

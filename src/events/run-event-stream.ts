@@ -129,7 +129,8 @@ async function* streamEvents(
         if (isTerminalEvent(event)) return;
       }
       if (fromStorage || overflowed) continue;
-      const woke = await news.wait(ctx.bus.connected() ? pollMs : fallbackMs, signal);
+      // Jittered: clients that subscribed together must not all check storage at the same moment.
+      const woke = await news.wait(ctx.bus.connected() ? pollMs * (0.75 + Math.random() / 2) : fallbackMs, signal);
       if (feedChanged) {
         feedChanged = false;
         fromStorage = true;
@@ -138,10 +139,11 @@ async function* streamEvents(
       if (woke === 'timeout') {
         // Quiet for a while: check storage in case a live message was lost, and whether the
         // run ended without anything left for this client (afterSeq beyond its last event).
-        const run = await untilAnswered(() => findRun(ctx.db, runId), signal);
+        const run = await untilAnswered(() => findRunShared(ctx.db, runId), signal);
         if (signal.aborted) return;
         if (!run || (isTerminal(run.status) && run.lastSeq <= last)) return;
-        fromStorage = true;
+        // Only read the log when it has grown: a quiet run costs one shared row read per check.
+        if (run.lastSeq > last) fromStorage = true;
       }
     }
   } finally {
@@ -149,6 +151,25 @@ async function* streamEvents(
     offConnection();
     news.dispose();
   }
+}
+
+const runChecks = new WeakMap<object, Map<string, Promise<RunRecord | undefined>>>();
+
+/**
+ * `findRun` shared by every client of this instance that checks the same run at the same
+ * moment: hundreds of watchers of one run cost one query, not hundreds queued on the pool
+ * (a queue that showed up as hundreds of milliseconds of delivery latency).
+ */
+function findRunShared(db: Kysely<Database>, runId: string): Promise<RunRecord | undefined> {
+  let checks = runChecks.get(db);
+  if (!checks) runChecks.set(db, (checks = new Map()));
+  let check = checks.get(runId);
+  if (!check) {
+    const pending = checks;
+    check = findRun(db, runId).finally(() => pending.delete(runId));
+    checks.set(runId, check);
+  }
+  return check;
 }
 
 /**

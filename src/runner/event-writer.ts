@@ -9,7 +9,10 @@ import type { Logger } from '../logger.js';
 const RETRY_MS = 250;
 
 export interface EventWriterOptions {
-  /** How long an event may wait so that it is stored together with the next ones. */
+  /**
+   * At most one batch per `flushMs` while output keeps coming; an event that follows a quiet
+   * spell is stored at once.
+   */
   flushMs: number;
   /** The instance executing the run: only while it owns the run may it write (fencing). */
   owner: string;
@@ -20,8 +23,9 @@ export interface EventWriterOptions {
 }
 
 /**
- * The single writer of one running run's events. Events are collected for `flushMs`, then
- * stored in one transaction (sequence numbers, rows, the run's progress snapshot and result)
+ * The single writer of one running run's events. Events are stored in batches, at most one
+ * per `flushMs` (the first after a quiet spell at once, with whatever else the same read of the
+ * pipe brought), each in one transaction (sequence numbers, rows, the run's progress snapshot and result)
  * and published only after the commit. Flushes never overlap, so `seq` follows arrival order.
  *
  * While the database is away nothing is dropped: the batch is retried, and once `bufferBytes`
@@ -42,6 +46,8 @@ export class RunEventWriter {
   private lost = 0;
   private unannounced = 0;
   private fencedFlag = false;
+  /** When (ms) the last batch was sent to the database. */
+  private lastBatchAt = 0;
   /** Output events of this run known to be stored (the row's `output_count`). */
   private stored = 0;
   /** A failed batch, retried as is. */
@@ -82,15 +88,20 @@ export class RunEventWriter {
   }
 
   /**
-   * One batch per `flushMs` while output keeps coming: the cost of storing is per transaction,
-   * not per event, so batching on the timer (not as fast as the database answers) keeps the
-   * server's CPU, which the strategies share, low.
+   * At most one batch per `flushMs` while output keeps coming: the cost of storing is per
+   * transaction, not per event, so a flood is stored in few large batches and the server's CPU,
+   * which the strategies share, stays low. But a progress line after a pause is not held back
+   * for a timer: that wait was most of what a client saw as latency.
    */
   private armTimer(): void {
-    this.timer ??= setTimeout(() => {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastBatchAt + this.options.flushMs - Date.now());
+    const write = () => {
       this.timer = undefined;
       this.flushing = this.flushing.then(() => this.writePending(false));
-    }, this.options.flushMs);
+    };
+    // setImmediate: lines of the same chunk of output, pushed in this tick, go in the same batch.
+    this.timer = wait === 0 ? (setImmediate(write) as unknown as NodeJS.Timeout) : setTimeout(write, wait);
   }
 
   /** Resolves once the backlog is below half the buffer (or the writer no longer holds events). */
@@ -117,6 +128,7 @@ export class RunEventWriter {
   /** Stores (then publishes) everything pushed so far. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
+    clearImmediate(this.timer as unknown as NodeJS.Immediate);
     this.timer = undefined;
     this.flushing = this.flushing.then(() => this.writePending(true));
     return this.flushing;
@@ -143,6 +155,7 @@ export class RunEventWriter {
       // A failed batch is retried exactly as it was, so its outcome can be told (see inDoubt).
       const batch = this.retry ?? this.takeBatch();
       this.retry = undefined;
+      this.lastBatchAt = Date.now();
       try {
         const result = await this.deps.db
           .transaction()
