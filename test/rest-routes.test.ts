@@ -36,6 +36,7 @@ function expectSameRun(rest: Record<string, any>, graphql: RunView, strategy: st
     queue_position: graphql.queuePosition,
     wait_reason: graphql.waitReason,
     last_seq: graphql.lastSeq,
+    events_lost: graphql.eventsLost,
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
+import { isConnectionError } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { listRunEvents } from '../db/run-events.js';
 import { findRun, type RunRecord } from '../db/runs.js';
@@ -173,7 +174,7 @@ function findRunShared(db: Kysely<Database>, runId: string): Promise<RunRecord |
 }
 
 /**
- * A storage read that outlives a database outage: the client stays connected (the faces keep
+ * A storage read that outlives a database outage (and only that): the client stays connected (the faces keep
  * its connection alive) and gets what it missed once the database answers again.
  * Undefined once `signal` aborts.
  */
@@ -181,7 +182,9 @@ async function untilAnswered<T>(read: () => Promise<T>, signal: AbortSignal): Pr
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
       return await read();
-    } catch {
+    } catch (error) {
+      // Anything but an unreachable database ends the stream (with a coded error) as before.
+      if (!isConnectionError(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
     }
   }
