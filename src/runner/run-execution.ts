@@ -78,7 +78,9 @@ export class RunExecution {
    * FAILED/INTERRUPTED; `fenced` kills it at once and writes nothing (its run has already ended).
    */
   stop(reason: StopReason): void {
-    if (reason === 'fenced' && this.stopReason !== 'fenced' && !this.exited) {
+    if (reason === 'fenced') {
+      // After the exit there is nothing left to kill, and the outcome is settled.
+      if (this.stopReason === 'fenced' || this.exited) return;
       this.stopReason = 'fenced';
       if (this.pid !== undefined) signalProcessGroup(this.pid, 'SIGKILL');
       return;
