@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { execute, waitForStatus, type RunView } from './helpers/runs.js';
+import { waitFor } from './helpers/graphql.js';
+import { execute, getRun, waitForStatus, type RunView } from './helpers/runs.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -63,7 +64,17 @@ async function submitEverywhere(strategy: string, count: number, parameters: Rec
 it('MAX_CONCURRENT_RUNS_TOTAL: 3 instances × 2 slots, 8 runs, never more than 3 at once cluster-wide (and it is reached)', async () => {
   const runs = await submitEverywhere('fixture_steps', 8, { steps: 12, delay_ms: 100 });
   const finished = Promise.all(runs.map((run) => waitForStatus(servers[0]!.url, run.id, ['COMPLETED', 'FAILED'], 60_000)));
-  const samples = await sampleWhile(finished);
+  const sampling = sampleWhile(finished);
+  // While the cluster is full, a queued run says why it waits (whichever instance is asked).
+  const reason = await waitFor(async () => {
+    for (const [i, run] of runs.entries()) {
+      const view = await getRun(servers[i % servers.length]!.url, run.id);
+      if (view?.status === 'QUEUED' && view.waitReason?.includes('MAX_CONCURRENT_RUNS_TOTAL=3')) return view.waitReason;
+    }
+    return undefined;
+  }, 20_000, 'a queued run to report the cluster-wide limit');
+  expect(reason).toMatch(/3 runs are running across all instances/);
+  const samples = await sampling;
   expect((await finished).map((r) => r.status)).toEqual(Array(8).fill('COMPLETED'));
   expect(maxOf(samples.map((s) => s.total))).toBe(3);
   expect(maxOf(samples.flatMap((s) => [...s.byOwner.values()]))).toBeLessThanOrEqual(2);
@@ -77,7 +88,16 @@ it('manifest max_concurrent: at most one fixture_quota run at a time across inst
   const finished = Promise.all(
     [...quota, ...others].map((run) => waitForStatus(servers[0]!.url, run.id, ['COMPLETED', 'FAILED'], 60_000)),
   );
-  const samples = await sampleWhile(finished);
+  const sampling = sampleWhile(finished);
+  const reason = await waitFor(async () => {
+    for (const run of quota) {
+      const view = await getRun(servers[0]!.url, run.id);
+      if (view?.status === 'QUEUED' && view.waitReason?.includes('max_concurrent')) return view.waitReason;
+    }
+    return undefined;
+  }, 20_000, 'a queued quota run to report its strategy limit');
+  expect(reason).toMatch(/at most 1 of its runs at once across all instances/);
+  const samples = await sampling;
   expect((await finished).every((r) => r.status === 'COMPLETED')).toBe(true);
   expect(maxOf(samples.map((s) => s.byStrategy.get('fixture_quota') ?? 0))).toBe(1);
   expect(maxOf(samples.map((s) => s.byStrategy.get('fixture_steps') ?? 0))).toBe(2);
