@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, type CpuDelta } from './lib/cpu.js';
+import { fanoutScenario, type FanoutScenarioResult } from './lib/fanout.js';
 import { graphqlSseClient, runCli, standaloneEnv } from './lib/clients.js';
 import { concurrencyScenario, overheadScenario, pipelineScenario, serviceRun, type ConcurrencyResult, type OverheadResult, type PipelineResult } from './lib/scenarios.js';
 import { ROOT, STRATEGIES_DIR, startBenchServer, type BenchServer } from './lib/server.js';
@@ -25,6 +26,10 @@ const { values: args } = parseArgs({
     'concurrent-runs': { type: 'string' },
     'pipeline-steps': { type: 'string' },
     'skip-pipeline': { type: 'boolean', default: false },
+    'skip-fanout': { type: 'boolean', default: false },
+    'only-fanout': { type: 'boolean', default: false },
+    'fanout-subscribers': { type: 'string' },
+    'fanout-instances': { type: 'string' },
     'server-env': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -38,6 +43,10 @@ if (args.help) {
   --concurrent-runs N   runs in the concurrency batch (default 4: twice the cap, so half of them queue)
   --pipeline-steps N    events of the fixture_steps flood (default 20000; quick 5000)
   --skip-pipeline       leave out the event pipeline figures
+  --skip-fanout         leave out the cross-instance fan-out figures
+  --only-fanout         only the cross-instance fan-out (section 5), ~2 min
+  --fanout-subscribers N  graphql-sse clients in section 5 (default 300; quick 90)
+  --fanout-instances N  server processes of the multi-instance arm (default 3)
   --server-env K=V      extra service configuration (repeatable), e.g. EVENT_FLUSH_MS=100
   --out FILE            JSON results (default bench/results/latest.json)
 `);
@@ -63,6 +72,13 @@ const plan = {
   concurrencyParameters: quick ? { universe: 'nasdaq100', fetch_latency_ms: 5 } : { universe: 'sp500', fetch_latency_ms: 5 },
   pipelinePairs: args['skip-pipeline'] ? 0 : quick ? 1 : 2,
   pipelineSteps: positive(args['pipeline-steps'], quick ? 5000 : 20_000, 'pipeline-steps'),
+  fanoutPairs: args['skip-fanout'] ? 0 : quick ? 1 : 2,
+  fanoutInstances: positive(args['fanout-instances'], 3, 'fanout-instances'),
+  fanoutSubscribers: positive(args['fanout-subscribers'], quick ? 90 : 300, 'fanout-subscribers'),
+  // 3 runs of 200 lines, one every 50 ms (10 s): a steady progress stream, as screeners write.
+  fanoutRuns: 3,
+  fanoutSteps: 200,
+  fanoutDelayMs: 50,
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -92,7 +108,54 @@ async function machine(server: BenchServer) {
   };
 }
 
+function runFanout(): Promise<FanoutScenarioResult> {
+  log(`5. cross-instance fan-out: ${plan.fanoutSubscribers} graphql-sse subscribers, ${plan.fanoutRuns} runs, 1 vs ${plan.fanoutInstances} server processes, ${plan.fanoutPairs} interleaved pair(s)`);
+  return fanoutScenario(
+    {
+      pairs: plan.fanoutPairs,
+      instances: plan.fanoutInstances,
+      subscribers: plan.fanoutSubscribers,
+      runs: plan.fanoutRuns,
+      steps: plan.fanoutSteps,
+      delayMs: plan.fanoutDelayMs,
+    },
+    log,
+  );
+}
+
+/** `--only-fanout`: section 5 alone (it starts its own server processes). */
+async function mainFanoutOnly(): Promise<void> {
+  const startedAt = new Date();
+  const loadStart = os.loadavg();
+  log(`strategy-runner bench (fan-out only) — ${command}`);
+  if (plan.fanoutPairs === 0) plan.fanoutPairs = quick ? 1 : 2;
+  const fanout = await runFanout();
+  const finishedAt = new Date();
+  const report = {
+    command,
+    plan,
+    startedAt: startedAt.toISOString(),
+    durationSeconds: round((finishedAt.getTime() - startedAt.getTime()) / 1000, 1),
+    loadavg: { start: loadStart.map((l) => round(l, 2)), end: os.loadavg().map((l) => round(l, 2)) },
+    fanout,
+  };
+  mkdirSync(path.dirname(args.out), { recursive: true });
+  writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    [
+      '',
+      `## Results — \`${command}\``,
+      '',
+      `${report.startedAt}, ${report.durationSeconds} s; ${os.availableParallelism()} cores, load average ${report.loadavg.start.join(' ')} at start, ${report.loadavg.end.join(' ')} at end.`,
+      fanoutMarkdown(fanout),
+      '',
+    ].join('\n'),
+  );
+  log(`\nwrote ${path.relative(process.cwd(), args.out) || args.out}`);
+}
+
 async function main(): Promise<void> {
+  if (args['only-fanout']) return mainFanoutOnly();
   const startedAt = new Date();
   const loadStart = os.loadavg();
   log(`strategy-runner bench (${plan.mode}) — ${command}`);
@@ -141,6 +204,9 @@ async function main(): Promise<void> {
       pipeline = await pipelineScenario(server, client, { pairs: plan.pipelinePairs, steps: plan.pipelineSteps, loadavg, meter }, log);
     }
 
+    // Last: it starts server processes of its own, so the in-process server above sits idle.
+    const fanout = plan.fanoutPairs > 0 ? await runFanout() : undefined;
+
     const finishedAt = new Date();
     const loadEnd = os.loadavg();
     const report = {
@@ -155,6 +221,7 @@ async function main(): Promise<void> {
       overhead,
       concurrency,
       pipeline,
+      fanout,
     };
     mkdirSync(path.dirname(args.out), { recursive: true });
     writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -194,6 +261,7 @@ function markdown(r: {
   overhead: OverheadResult;
   concurrency: ConcurrencyResult;
   pipeline: PipelineResult | undefined;
+  fanout: FanoutScenarioResult | undefined;
 }): string {
   const o = r.overhead;
   const c = r.concurrency;
@@ -267,8 +335,30 @@ function markdown(r: {
       `Live and replayed streams complete (every seq once, in order): ${p.allComplete ? 'yes' : '**NO**'}.`,
     );
   }
+  if (r.fanout) lines.push(fanoutMarkdown(r.fanout));
   lines.push('');
   return lines.join('\n');
+}
+
+function fanoutMarkdown(f: FanoutScenarioResult): string {
+  const p = f.plan;
+  const row = (x: FanoutScenarioResult['results'][number], i: number) =>
+    `| ${Math.floor(i / 2) + 1} | ${x.arm.name} | ${x.latency.n} | ${x.latency.p50.toFixed(0)} | ${x.latency.p95.toFixed(0)} | ${x.latency.p99.toFixed(0)} | ${x.latency.max.toFixed(0)} | ${x.fromServerRead.p99.toFixed(0)} | ${x.coldP99.toFixed(0)} | ${x.complete && x.errors === 0 ? 'yes' : '**NO**'} | ${Math.round(x.cpuMs.servers)} / ${Math.round(x.cpuMs.postgres)} |`;
+  const ratios = f.p99Ratios.map((r) => r.toFixed(2)).join(', ');
+  return [
+    '',
+    `### 5. Cross-instance fan-out — ${p.subscribers} graphql-sse subscribers, ${p.runs} runs of \`fixture_clock\` (${p.steps} lines, one per ${p.delayMs} ms)`,
+    '',
+    'Latency: the script\'s own clock when it wrote the line (`metrics.wrote_at`) → the client callback, ms, live events only. ' +
+      'Each arm runs a warm-up round on its fresh server processes first (its p99 shown as "cold"), then the measured round. ' +
+      'Subscribers are spread over the instances and the runs, so with several instances most watch a run another instance executes.',
+    '',
+    '| pair | arm | deliveries | p50 | p95 | p99 | max | p99 from the server reading the line | cold round p99 | every client complete, in order | CPU ms: servers / postgres |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...f.results.map(row),
+    '',
+    `p99 ratio, several instances / one, per pair: ${ratios}.`,
+  ].join('\n');
 }
 
 main().catch((error) => {

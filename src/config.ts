@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -23,6 +24,18 @@ const EnvSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// URL')
     .optional(),
   MAX_CONCURRENT_RUNS: int(1, 256).default(2),
+  /** Runs executing at once across every instance sharing the database; 0 means no cluster-wide limit. */
+  MAX_CONCURRENT_RUNS_TOTAL: int(0, 100_000).default(0),
+  /** How often an instance proves it is alive (its runs' heartbeat) and looks for dead instances' runs. */
+  HEARTBEAT_MS: int(100, 60_000).default(2000),
+  /** A run whose heartbeat is this old (by the database's clock) is taken over: FAILED / INTERRUPTED. */
+  TAKEOVER_AFTER_MS: int(1000, 3_600_000).default(10_000),
+  /** Unstored output kept per run while the database is slow or away; beyond it the child's output is paused. */
+  EVENT_BUFFER_BYTES: int(64 * 1024).default(16 * 1024 * 1024),
+  /** How long a database outage may last before a run's events are dropped (and counted) instead of held. */
+  EVENT_OUTAGE_LIMIT_MS: int(1000).default(300_000),
+  /** While the Redis fan-out is down, subscribers read storage this often. */
+  BUS_FALLBACK_POLL_MS: int(20, 5000).default(200),
   STRATEGIES_DIR: z.string().min(1).default('strategies'),
   /** `:`-separated folders a run's `data_dir` parameter may point into (beyond its strategy's own). */
   DATA_DIRS: z.string().optional(),
@@ -39,8 +52,11 @@ const EnvSchema = z.object({
   MAX_LOAD_PER_CPU: positiveNumber().default(12),
   /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
   MAX_LINE_BYTES: int(1024).default(1024 * 1024),
-  /** How long events wait to be persisted together; smaller is snappier, larger is cheaper. */
-  EVENT_FLUSH_MS: int(1, 5000).default(100),
+  /**
+   * At most one batch of a run's events is stored per this interval while output keeps coming
+   * (an event after a quiet spell is stored at once); larger is cheaper for floods.
+   */
+  EVENT_FLUSH_MS: int(1, 5000).default(25),
   /** How often the queue is re-checked when nothing signals it (other instances, load). */
   QUEUE_POLL_MS: int(50).default(1000),
   /** Open REST SSE streams allowed per run. */
@@ -68,6 +84,13 @@ export type Config = Readonly<{
   dataDir: string;
   redisUrl: string | undefined;
   maxConcurrentRuns: number;
+  /** 0: no cluster-wide limit. */
+  maxConcurrentRunsTotal: number;
+  heartbeatMs: number;
+  takeoverAfterMs: number;
+  eventBufferBytes: number;
+  eventOutageLimitMs: number;
+  busFallbackPollMs: number;
   strategiesDirs: readonly string[];
   /** Absolute; a run's `data_dir` must be inside one of them or its strategy's folder. */
   dataDirs: readonly string[];
@@ -88,7 +111,10 @@ export type Config = Readonly<{
   maxQueuedRuns: number;
   executeRatePerMinute: number;
   idleTimeoutMs: number;
-  /** `host:pid`, recorded as the owner of the runs this instance executes (read back at recovery). */
+  /**
+   * `host:pid:nonce`, recorded as the owner of the runs this instance executes (read back at
+   * recovery). The nonce tells apart two starts with the same pid (pid 1 in a container).
+   */
   instanceId: string;
 }>;
 
@@ -108,6 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const e = parsed.data;
+  // A live instance misses at most a couple of heartbeats under load; taking over sooner would
+  // fail runs that are still executing.
+  if (e.TAKEOVER_AFTER_MS < 3 * e.HEARTBEAT_MS) {
+    throw new ConfigError([`TAKEOVER_AFTER_MS: must be at least 3 × HEARTBEAT_MS (${3 * e.HEARTBEAT_MS})`]);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -115,6 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    maxConcurrentRunsTotal: e.MAX_CONCURRENT_RUNS_TOTAL,
+    heartbeatMs: e.HEARTBEAT_MS,
+    takeoverAfterMs: e.TAKEOVER_AFTER_MS,
+    eventBufferBytes: e.EVENT_BUFFER_BYTES,
+    eventOutageLimitMs: e.EVENT_OUTAGE_LIMIT_MS,
+    busFallbackPollMs: e.BUS_FALLBACK_POLL_MS,
     strategiesDirs: folderList(e.STRATEGIES_DIR),
     dataDirs: folderList(e.DATA_DIRS ?? ''),
     logLevel: e.LOG_LEVEL,
@@ -135,7 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxQueuedRuns: e.MAX_QUEUED_RUNS,
     executeRatePerMinute: e.EXECUTE_RATE_PER_MINUTE,
     idleTimeoutMs: e.IDLE_TIMEOUT_MS,
-    instanceId: `${os.hostname()}:${process.pid}`,
+    instanceId: `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
   });
 }
 

@@ -37,4 +37,20 @@ describe('loadConfig', () => {
     for (const variable of ['PORT', 'MAX_CONCURRENT_RUNS', 'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL']) expect(problems).toContain(variable);
     expect((error as ConfigError).message).toContain('must be a postgres:// URL');
   });
+
+  it('several instances: liveness, limits and outage settings, with a takeover never sooner than three heartbeats', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      heartbeatMs: 2000,
+      takeoverAfterMs: 10_000,
+      maxConcurrentRunsTotal: 0,
+      eventBufferBytes: 16 * 1024 * 1024,
+      eventOutageLimitMs: 300_000,
+      busFallbackPollMs: 200,
+    });
+    // Unique per start, even with the same pid (pid 1 in every container).
+    expect(config.instanceId).toMatch(/^[^:]+:\d+:[0-9a-f]{6}$/);
+    expect(loadConfig({}).instanceId).not.toBe(config.instanceId);
+    expect(() => loadConfig({ HEARTBEAT_MS: '5000', TAKEOVER_AFTER_MS: '10000' })).toThrow(/TAKEOVER_AFTER_MS: must be at least 3 × HEARTBEAT_MS/);
+  });
 });

@@ -4,7 +4,7 @@ import { graphql } from './gql/index.js';
 
 export const RunFieldsFragment = graphql(`
   fragment RunFields on Run {
-    id status progressPercent stage message exitCode result lastSeq
+    id status progressPercent stage message exitCode result lastSeq eventsLost
     createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }
   }
 `);

@@ -38,6 +38,7 @@ function expectSameRun(rest: Record<string, any>, graphql: RunView, strategy: st
     last_seq: graphql.lastSeq,
     started_by: graphql.startedBy,
     cancelled_by: graphql.cancelledBy,
+    events_lost: graphql.eventsLost,
   });
 }
 

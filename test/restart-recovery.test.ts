@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { processAlive } from '../src/runner/child-process.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { waitFor } from './helpers/graphql.js';
 import { startServerProcess } from './helpers/process-server.js';
@@ -12,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => database.drop());
 
-it('a server killed with SIGKILL mid-run: on restart the run is FAILED / INTERRUPTED with its events, no orphan, queued runs complete', async () => {
+it('a server killed with SIGKILL mid-run: its strategy dies with it; on restart the run is FAILED / INTERRUPTED with its events, queued runs complete', async () => {
   const env = {
     DATABASE_URL: database.url,
     STRATEGIES_DIR: `${STRATEGIES_DIR}:${FIXTURES_DIR}`,
@@ -32,8 +31,9 @@ it('a server killed with SIGKILL mid-run: on restart the run is FAILED / INTERRU
 
   first.child.kill('SIGKILL');
   await first.child;
-  // The detached strategy outlived its server: exactly the leftover recovery must reap.
-  expect(processAlive(pid)).toBe(true);
+  // The strategy dies with its server (parent-death signal and the process reaper), at once.
+  await waitFor(async () => ((await livingProcessesInGroup(pid)).length === 0 ? true : undefined), 2000, 'the orphaned group to die');
+  expect(await livingProcessesInGroup(pid)).toEqual([]);
   const eventsBefore = await storedEvents(database.url, long.id);
 
   const second = await startServerProcess(env);

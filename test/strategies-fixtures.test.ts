@@ -54,9 +54,9 @@ const jsonLines = (stdout: string) =>
 describe('runner fixtures', () => {
   it('are all there, each with a manifest naming its own script', () => {
     expect(manifests.map((m) => m.manifest.name).sort()).toEqual([
-      'fixture_bad_output', 'fixture_crash', 'fixture_env', 'fixture_exit_code', 'fixture_flood',
+      'fixture_bad_output', 'fixture_clock', 'fixture_crash', 'fixture_env', 'fixture_exit_code', 'fixture_flood',
       'fixture_grandchild', 'fixture_hang', 'fixture_ignore_sigterm', 'fixture_long_line',
-      'fixture_steps',
+      'fixture_quota', 'fixture_steps',
     ]);
     const ajv = new Ajv2020.default({ strict: true, useDefaults: true });
     for (const { file, manifest } of manifests) {

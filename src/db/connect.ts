@@ -100,3 +100,15 @@ function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Whether `error` means the database could not be reached (refused, dropped, shutting down),
+ * as opposed to a query it answered with an error. Only the first kind is worth waiting out.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown), 53300 (too many connections).
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code.startsWith('08') || code.startsWith('57P') || code === '53300';
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT, …
+  return /Connection terminated|connection (is )?closed|not queryable|timeout exceeded when trying to connect/i.test(String((error as Error)?.message ?? error));
+}

@@ -41,6 +41,10 @@ export interface RunsTable {
   started_by: string | null;
   /** Name of the token that cancelled it. */
   cancelled_by: string | null;
+  /** Output events (from the script's stdout/stderr) stored; only the run's writer bumps it. */
+  output_count: Generated<number>;
+  /** Output events dropped because the database stayed away longer than EVENT_OUTAGE_LIMIT_MS. */
+  events_lost: Generated<number>;
 }
 
 export interface ApiTokensTable {

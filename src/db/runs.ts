@@ -40,6 +40,8 @@ export interface RunRecord {
   readonly startedBy: string | null;
   /** Name of the token that cancelled it. */
   readonly cancelledBy: string | null;
+  /** Output events dropped during a database outage longer than the runner may hold them. */
+  readonly eventsLost: number;
 }
 
 export interface RunLaunch {
@@ -90,6 +92,7 @@ export function toRunRecord(row: RunRow): RunRecord {
       Array.isArray(row.command) && row.working_dir !== null
         ? { command: row.command as string[], workingDir: row.working_dir }
         : null,
+    eventsLost: row.events_lost ?? 0,
   };
 }
 
@@ -197,13 +200,13 @@ export async function setQueuedWaitReason(db: Db, reason: string | null): Promis
  */
 export async function listActiveRuns(
   db: Db,
-  staleSeconds: number,
+  staleMs: number,
 ): Promise<Array<{ run: RunRecord; heartbeatStale: boolean }>> {
   const rows = await db
     .selectFrom('runs')
     .selectAll()
     .select(
-      sql<boolean>`coalesce(heartbeat_at, started_at, created_at) < now() - make_interval(secs => ${staleSeconds})`.as(
+      sql<boolean>`coalesce(heartbeat_at, started_at, created_at) < now() - make_interval(secs => ${staleMs / 1000})`.as(
         'heartbeat_stale',
       ),
     )
@@ -220,10 +223,38 @@ export async function listRunIdsWithStatus(db: Db, ids: readonly string[], statu
   return rows.map((row) => row.id);
 }
 
-/** Marks the runs this instance executes as alive, so other instances never reap them. */
-export async function touchHeartbeat(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.updateTable('runs').set({ heartbeat_at: sql`now()` }).where('id', 'in', ids).execute();
+/**
+ * Marks every run `owner` still holds (RUNNING or CANCELLING) as alive, by the database's clock,
+ * so no other instance takes them over; returns them. A run missing from the answer is no
+ * longer ours (another instance took it over while we were cut off).
+ */
+export async function touchOwnedRuns(db: Db, owner: string): Promise<Array<{ id: string; status: RunStatus }>> {
+  return db
+    .updateTable('runs')
+    .set({ heartbeat_at: sql`now()` })
+    .where('owner', '=', owner)
+    .where('status', 'in', ['RUNNING', 'CANCELLING'])
+    .returning(['id', 'status'])
+    .execute();
+}
+
+/**
+ * Serialises claims across every instance until the transaction ends, so that counting the
+ * running runs and claiming one more cannot interleave with another instance doing the same.
+ */
+export async function lockClaims(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('strategy-runner:claim'))`.execute(trx);
+}
+
+/** Runs executing anywhere (RUNNING or CANCELLING: a cancelling run's process still holds its slot), per strategy. */
+export async function countActiveRunsByStrategy(db: Db): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('runs')
+    .select(['strategy', (eb) => eb.fn.countAll<number>().as('count')])
+    .where('status', 'in', ['RUNNING', 'CANCELLING'])
+    .groupBy('strategy')
+    .execute();
+  return new Map(rows.map((row) => [row.strategy, Number(row.count)]));
 }
 
 /** Queued runs; callers hold the queue lock (`lockQueue`) when they compare it with a limit. */

@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely';
+import type { Config } from '../config.js';
+import { isConnectionError } from '../db/connect.js';
 import type { Database } from '../db/database.js';
 import { listRunEvents } from '../db/run-events.js';
 import { findRun, type RunRecord } from '../db/runs.js';
@@ -22,6 +24,7 @@ import { abortable } from './abortable.js';
 export interface StreamDeps {
   readonly db: Kysely<Database>;
   readonly bus: EventBus;
+  readonly config?: Pick<Config, 'busFallbackPollMs'>;
 }
 
 export interface RunEventStreamOptions {
@@ -31,6 +34,8 @@ export interface RunEventStreamOptions {
   liveBufferLimit?: number;
   /** Without live news for this long, storage is checked anyway. @default 5000 */
   pollMs?: number;
+  /** While the live feed is down (Redis away), storage is checked this often. @default config.busFallbackPollMs, else 200 */
+  fallbackPollMs?: number;
 }
 
 export interface RunEventStream {
@@ -68,11 +73,18 @@ async function* streamEvents(
   runId: string,
   afterSeq: number,
   signal: AbortSignal,
-  { pageSize = 500, liveBufferLimit = 1000, pollMs = 5000 }: RunEventStreamOptions,
+  { pageSize = 500, liveBufferLimit = 1000, pollMs = 5000, fallbackPollMs }: RunEventStreamOptions,
 ): AsyncGenerator<RunEvent, void, undefined> {
   let live: RunEvent[] = [];
   let overflowed = false;
   const news = new Wakeup();
+  const fallbackMs = fallbackPollMs ?? ctx.config?.busFallbackPollMs ?? 200;
+  // Live messages may have been lost while the feed was down (either way): look at storage now.
+  let feedChanged = false;
+  const offConnection = ctx.bus.onConnectionChange(() => {
+    feedChanged = true;
+    news.wake();
+  });
   const unsubscribe = ctx.bus.subscribe('runEvents', runId, (events) => {
     if (live.length + events.length > liveBufferLimit) {
       live = [];
@@ -87,7 +99,8 @@ async function* streamEvents(
     let fromStorage = true;
     while (!signal.aborted) {
       if (fromStorage) {
-        const page = await listRunEvents(ctx.db, runId, last, pageSize);
+        const page = await untilAnswered(() => listRunEvents(ctx.db, runId, last, pageSize), signal);
+        if (!page) return;
         for (const event of page) {
           yield event;
           last = event.seq;
@@ -117,19 +130,65 @@ async function* streamEvents(
         if (isTerminalEvent(event)) return;
       }
       if (fromStorage || overflowed) continue;
-      const woke = await news.wait(pollMs, signal);
+      // Jittered: clients that subscribed together must not all check storage at the same moment.
+      const woke = await news.wait(ctx.bus.connected() ? pollMs * (0.75 + Math.random() / 2) : fallbackMs, signal);
+      if (feedChanged) {
+        feedChanged = false;
+        fromStorage = true;
+        continue;
+      }
       if (woke === 'timeout') {
         // Quiet for a while: check storage in case a live message was lost, and whether the
         // run ended without anything left for this client (afterSeq beyond its last event).
-        const run = await findRun(ctx.db, runId);
+        const run = await untilAnswered(() => findRunShared(ctx.db, runId), signal);
+        if (signal.aborted) return;
         if (!run || (isTerminal(run.status) && run.lastSeq <= last)) return;
-        fromStorage = true;
+        // Only read the log when it has grown: a quiet run costs one shared row read per check.
+        if (run.lastSeq > last) fromStorage = true;
       }
     }
   } finally {
     unsubscribe();
+    offConnection();
     news.dispose();
   }
+}
+
+const runChecks = new WeakMap<object, Map<string, Promise<RunRecord | undefined>>>();
+
+/**
+ * `findRun` shared by every client of this instance that checks the same run at the same
+ * moment: hundreds of watchers of one run cost one query, not hundreds queued on the pool
+ * (a queue that showed up as hundreds of milliseconds of delivery latency).
+ */
+function findRunShared(db: Kysely<Database>, runId: string): Promise<RunRecord | undefined> {
+  let checks = runChecks.get(db);
+  if (!checks) runChecks.set(db, (checks = new Map()));
+  let check = checks.get(runId);
+  if (!check) {
+    const pending = checks;
+    check = findRun(db, runId).finally(() => pending.delete(runId));
+    checks.set(runId, check);
+  }
+  return check;
+}
+
+/**
+ * A storage read that outlives a database outage (and only that): the client stays connected (the faces keep
+ * its connection alive) and gets what it missed once the database answers again.
+ * Undefined once `signal` aborts.
+ */
+async function untilAnswered<T>(read: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      // Anything but an unreachable database ends the stream (with a coded error) as before.
+      if (!isConnectionError(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
+    }
+  }
+  return undefined;
 }
 
 /** Every message of one bus topic until the consumer stops; a slow reader loses the oldest. */

@@ -51,6 +51,7 @@ const StatusDraftSchema = z.object({
   message: z.string().optional(),
   exit_code: z.number().int().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  events_lost: z.number().int().min(1).optional().describe('On a terminal status: output events the run lost to a long database outage (absent when none).'),
 });
 
 export type ProgressDraft = z.infer<typeof ProgressDraftSchema>;

@@ -25,8 +25,23 @@ export interface EventBus {
   subscribe<T extends BusTopic>(topic: T, key: string, listener: (message: BusMessages[T]) => void): () => void;
   /** Number of listeners currently registered (used by tests to prove nothing leaks). */
   listenerCount(): number;
+  /**
+   * Whether live messages are arriving (false while the Redis subscriber is disconnected:
+   * readers then poll storage instead). Always true in process.
+   */
+  connected(): boolean;
+  /** Called (in this process only) whenever `connected()` changes; returns an unsubscribe. */
+  onConnectionChange(listener: (connected: boolean) => void): () => void;
   close(): Promise<void>;
 }
+
+/** Where a bus's connectedness comes from; the in-process bus is always connected. */
+export interface BusConnection {
+  connected(): boolean;
+  onConnectionChange(listener: (connected: boolean) => void): () => void;
+}
+
+const alwaysConnected: BusConnection = { connected: () => true, onConnectionChange: () => () => {} };
 
 /** Anything with the EventTarget surface: Node's own, or yoga's Redis event target. */
 export interface MessageTarget {
@@ -37,7 +52,11 @@ export interface MessageTarget {
 
 const channel = (topic: BusTopic, key: string) => (key ? `sr:${topic}:${key}` : `sr:${topic}`);
 
-export function createEventBus(target: MessageTarget, onClose: () => Promise<void> = async () => {}): EventBus {
+export function createEventBus(
+  target: MessageTarget,
+  onClose: () => Promise<void> = async () => {},
+  connection: BusConnection = alwaysConnected,
+): EventBus {
   let listeners = 0;
   return {
     publish(topic, key, message) {
@@ -64,6 +83,8 @@ export function createEventBus(target: MessageTarget, onClose: () => Promise<voi
       };
     },
     listenerCount: () => listeners,
+    connected: () => connection.connected(),
+    onConnectionChange: (listener) => connection.onConnectionChange(listener),
     close: onClose,
   };
 }

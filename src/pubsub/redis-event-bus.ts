@@ -1,6 +1,12 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { createEventBus, type EventBus, type MessageTarget } from './event-bus.js';
+import { createEventBus, type BusConnection, type EventBus, type MessageTarget } from './event-bus.js';
+
+/**
+ * Reconnect quickly: readers poll storage while Redis is away, and live delivery should be back
+ * within a second of Redis returning (ioredis' default backs off to 2 s between attempts).
+ */
+const retryStrategy = (attempt: number) => Math.min(50 * attempt, 250);
 
 /**
  * Several instances: messages travel through Redis pub/sub. Same shape as yoga's
@@ -10,10 +16,10 @@ import { createEventBus, type EventBus, type MessageTarget } from './event-bus.j
  * readers fall back to it (STACK.md pitfall 6).
  */
 export async function createRedisEventBus(redisUrl: string, log: Logger): Promise<EventBus> {
-  const publisher = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const publisher = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, retryStrategy });
   // No ready check on the subscriber: a SUBSCRIBE sent while it connects would collide with it
   // (STACK.md pitfall 5).
-  const subscriber = new Redis(redisUrl, { lazyConnect: true, enableReadyCheck: false });
+  const subscriber = new Redis(redisUrl, { lazyConnect: true, enableReadyCheck: false, retryStrategy });
   let reported = false;
   const onError = (error: Error) => {
     // ioredis reconnects by itself; say so once per outage, not per retry.
@@ -23,6 +29,35 @@ export async function createRedisEventBus(redisUrl: string, log: Logger): Promis
   publisher.on('error', onError).on('ready', () => (reported = false));
   subscriber.on('error', onError);
   await Promise.all([publisher.connect(), subscriber.connect()]);
+
+  // Live messages arrive only while the subscriber is connected and subscribed again (ioredis
+  // re-subscribes every channel on reconnect, then reports 'ready').
+  let connected = true;
+  const connectionListeners = new Set<(connected: boolean) => void>();
+  const setConnected = (value: boolean) => {
+    if (value === connected) return;
+    connected = value;
+    log.info({ connected }, value ? 'Redis fan-out is back: live delivery resumes' : 'Redis fan-out lost: readers poll storage');
+    for (const listener of connectionListeners) listener(value);
+  };
+  subscriber.on('close', () => setConnected(false)).on('end', () => setConnected(false));
+  // 'ready' comes before ioredis re-sends the SUBSCRIBEs; a PING queued behind them answers
+  // once they are in place.
+  subscriber.on('ready', () =>
+    setImmediate(() => {
+      subscriber.ping().then(
+        () => setConnected(true),
+        () => {},
+      );
+    }),
+  );
+  const connection: BusConnection = {
+    connected: () => connected,
+    onConnectionChange(listener) {
+      connectionListeners.add(listener);
+      return () => connectionListeners.delete(listener);
+    },
+  };
 
   const failed = (what: string) => (error: unknown) => log.warn({ err: error }, `Redis ${what} failed`);
   const callbacks = new Map<string, Set<(event: CustomEvent) => void>>();
@@ -58,8 +93,13 @@ export async function createRedisEventBus(redisUrl: string, log: Logger): Promis
       return true;
     },
   };
-  return createEventBus(target, async () => {
-    // quit(), not disconnect(): pending PUBLISHes must go out first.
-    await Promise.allSettled([publisher.quit(), subscriber.quit()]);
-  });
+  return createEventBus(
+    target,
+    async () => {
+      connectionListeners.clear();
+      // quit(), not disconnect(): pending PUBLISHes must go out first.
+      await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+    },
+    connection,
+  );
 }

@@ -1,5 +1,5 @@
 import type { RunStatus } from '../model/run-status.js';
-import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
+import { countActiveRunsByStrategy, findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import { requireCancelAllowed, requireRole } from './access.js';
 import { checkParameters, checkText } from './input-checks.js';
@@ -103,8 +103,29 @@ export async function queueInfo(ctx: AppContext, run: RunRecord): Promise<QueueI
     waitReason: !ctx.runner.registry.has(run.strategy)
       ? `Strategy "${run.strategy}" is not registered on this server; it starts on an instance that has it (or cancel it)`
       : run.waitReason ??
+      (await sharedLimitReason(ctx, run.strategy)) ??
       (position === 1
         ? `Waiting for a free slot (at most ${ctx.config.maxConcurrentRuns} runs at once)`
         : `Waiting behind ${position - 1} queued run${position === 2 ? '' : 's'}`),
   };
+}
+
+/**
+ * A queued run held back by a limit shared by every instance (the strategy's `max_concurrent`,
+ * or MAX_CONCURRENT_RUNS_TOTAL), said as it is now; null when neither holds it.
+ */
+async function sharedLimitReason(ctx: AppContext, strategyName: string): Promise<string | null> {
+  const limit = ctx.runner.registry.get(strategyName).maxConcurrent;
+  const total = ctx.config.maxConcurrentRunsTotal;
+  if (limit === undefined && total === 0) return null;
+  const active = await countActiveRunsByStrategy(ctx.db);
+  if (limit !== undefined && (active.get(strategyName) ?? 0) >= limit) {
+    return `Waiting for a slot of "${strategyName}": at most ${limit} of its runs at once across all instances (max_concurrent)`;
+  }
+  let running = 0;
+  for (const count of active.values()) running += count;
+  if (total > 0 && running >= total) {
+    return `Waiting for a free slot: ${running} runs are running across all instances (MAX_CONCURRENT_RUNS_TOTAL=${total})`;
+  }
+  return null;
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { withParentDeathSignal } from './parent-death.js';
 
 /**
  * Starting and stopping strategy processes. No shell is ever involved: `command` is an argv
@@ -40,8 +41,10 @@ export function spawnStrategyProcess(options: {
   cwd: string;
   env: Record<string, string>;
 }): StrategyProcess {
-  const [file, ...baseArgs] = options.command;
-  return execa(file!, [...baseArgs, ...options.args], {
+  const [program, ...baseArgs] = options.command;
+  // The kernel kills the child if the server dies first (a graceful stop waits for it anyway).
+  const { file, args } = withParentDeathSignal(program!, [...baseArgs, ...options.args], options.cwd, options.env);
+  return execa(file, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,

@@ -5,6 +5,7 @@ import type { EventDraft, LogLevel } from '../model/run-event.js';
 import { type RunLaunch, type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../pubsub/event-bus.js';
+import type { ProcessReaper } from './process-reaper.js';
 import { childEnvironment, signalProcessGroup, spawnStrategyProcess, terminateProcessGroup } from './child-process.js';
 import { RunEventWriter } from './event-writer.js';
 import { LineSplitter } from './line-splitter.js';
@@ -17,10 +18,15 @@ export interface ExecutionDeps {
   bus: EventBus;
   log: Logger;
   config: Config;
+  /** Kills the process groups of this instance's runs if the server dies without stopping them. */
+  reaper?: ProcessReaper | undefined;
 }
 
-/** Why a run is being stopped early; decides its final status. */
-type StopReason = 'cancel' | 'timeout' | 'shutdown';
+/**
+ * Why a run is being stopped early; decides its final status. `fenced`: another instance took
+ * the run over (it thought this one dead) and has already ended it, so nothing more is written.
+ */
+type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'fenced';
 
 const STDERR_TAIL_LINES = 20;
 
@@ -47,14 +53,37 @@ export class RunExecution {
     readonly run: RunRecord,
     private readonly launch: RunLaunch,
   ) {
-    this.writer = new RunEventWriter(deps, run.id, { flushMs: deps.config.eventFlushMs });
+    this.writer = new RunEventWriter(
+      deps,
+      run.id,
+      {
+        flushMs: deps.config.eventFlushMs,
+        owner: deps.config.instanceId,
+        bufferBytes: deps.config.eventBufferBytes,
+        outageLimitMs: deps.config.eventOutageLimitMs,
+      },
+      () => this.stop('fenced'),
+    );
     this.done = this.execute().catch((error) => {
       deps.log.error({ err: error, runId: run.id }, 'run execution failed unexpectedly');
     });
   }
 
-  /** Stops the run: `cancel` ends CANCELLED, `timeout` FAILED/TIMEOUT, `shutdown` FAILED/INTERRUPTED. */
+  /** Whether the strategy's direct child has exited. */
+  exited = false;
+
+  /**
+   * Stops the run: `cancel` ends CANCELLED, `timeout` FAILED/TIMEOUT, `shutdown`
+   * FAILED/INTERRUPTED; `fenced` kills it at once and writes nothing (its run has already ended).
+   */
   stop(reason: StopReason): void {
+    if (reason === 'fenced') {
+      // After the exit there is nothing left to kill, and the outcome is settled.
+      if (this.stopReason === 'fenced' || this.exited) return;
+      this.stopReason = 'fenced';
+      if (this.pid !== undefined) signalProcessGroup(this.pid, 'SIGKILL');
+      return;
+    }
     if (this.stopReason) return;
     this.stopReason = reason;
     if (this.pid !== undefined) void terminateProcessGroup(this.pid, this.deps.config.cancelGraceMs);
@@ -72,7 +101,10 @@ export class RunExecution {
     // Listen before the first await: 'exit' is not replayed to a listener added later, and a
     // quick script can be gone before the database answers.
     const exited = new Promise<Exit>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('exit', (code, signal) => {
+        this.exited = true;
+        resolve({ code, signal });
+      });
       child.once('error', (error) => resolve({ code: null, signal: null, spawnError: error }));
     });
     void child.catch(() => {}); // execa's own promise: the 'exit' above tells us all we need
@@ -88,6 +120,7 @@ export class RunExecution {
       }),
     ];
     this.pid = child.pid;
+    if (child.pid !== undefined) this.deps.reaper?.watch(child.pid);
     const timer = timeoutSeconds > 0 ? setTimeout(() => this.stop('timeout'), timeoutSeconds * 1000) : undefined;
 
     let failure: Error | undefined;
@@ -109,7 +142,10 @@ export class RunExecution {
     // What stopped it is settled now; a cancel or shutdown arriving later changes nothing.
     const stopReason = this.stopReason;
     clearTimeout(timer);
-    if (child.pid !== undefined) signalProcessGroup(child.pid, 'SIGKILL');
+    if (child.pid !== undefined) {
+      signalProcessGroup(child.pid, 'SIGKILL');
+      this.deps.reaper?.forget(child.pid);
+    }
     // Pipes close once every holder is dead; only a process that left the group could keep them.
     const drained = await Promise.race([
       Promise.all(streams).then(() => true),
@@ -122,9 +158,21 @@ export class RunExecution {
     }
     // Nothing may be stored after the terminal status event.
     await this.writer.close();
+    if (stopReason === 'fenced' || this.writer.fenced) {
+      log.warn({ runId: this.run.id, exit }, 'run was taken over by another instance; its process is stopped');
+      return;
+    }
 
     const outcome = failure ? this.runnerFailure(failure) : this.outcome(exit, stopReason);
-    log.info({ runId: this.run.id, strategy: this.run.strategy, status: outcome.status, exit }, 'run finished');
+    const eventsLost = this.writer.eventsLost;
+    if (eventsLost > 0) {
+      outcome.details = {
+        ...outcome.details,
+        eventsLost,
+        message: `${outcome.details.message ?? outcome.status} (${eventsLost} output event(s) lost: the database was unreachable for longer than ${Math.round(config.eventOutageLimitMs / 1000)} s)`,
+      };
+    }
+    log.info({ runId: this.run.id, strategy: this.run.strategy, status: outcome.status, exit, eventsLost }, 'run finished');
     await this.finish(outcome.status, outcome.details);
   }
 
@@ -136,7 +184,7 @@ export class RunExecution {
 
   private outcome(
     exit: Exit,
-    stopReason: StopReason | undefined,
+    stopReason: Exclude<StopReason, 'fenced'> | undefined,
   ): { status: 'COMPLETED' | 'FAILED' | 'CANCELLED'; details: TransitionDetails } {
     const stderrTail = [...this.stderrTail];
     if (stopReason === 'cancel') return { status: 'CANCELLED', details: { message: 'Cancelled', exitCode: exit.code } };
@@ -160,7 +208,9 @@ export class RunExecution {
   }
 
   private async finish(status: 'COMPLETED' | 'FAILED' | 'CANCELLED', details: TransitionDetails): Promise<void> {
-    // The final status is what every client waits for: a database blip must not lose it.
+    // The final status is what every client waits for: a database outage must not lose it. Keep
+    // trying for as long as events would be held; after that recovery ends the run INTERRUPTED.
+    const deadline = Date.now() + Math.max(this.deps.config.eventOutageLimitMs, 30_000);
     for (let attempt = 1; ; attempt++) {
       try {
         // A cancel moved the run to CANCELLING first; everything else finishes from RUNNING.
@@ -171,9 +221,9 @@ export class RunExecution {
         }
         return;
       } catch (error) {
-        if (attempt >= 10) throw error; // recovery will end it INTERRUPTED
-        this.deps.log.warn({ err: error, runId: this.run.id, attempt }, 'storing the final status failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        if (Date.now() > deadline) throw error; // recovery will end it INTERRUPTED
+        if (attempt === 1) this.deps.log.warn({ err: error, runId: this.run.id }, 'storing the final status failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 2000)));
       }
     }
   }
@@ -188,7 +238,8 @@ export class RunExecution {
     const accept = (line: { text: string; truncated: boolean }): boolean => {
       const now = new Date();
       const event = toEvent(line, now);
-      return event ? this.writer.push(this.metrics.enrich(event, now.getTime())) : true;
+      // The line's length stands for the event's size (the JSON around it is small and bounded).
+      return event ? this.writer.push(this.metrics.enrich(event, now.getTime()), line.text.length + 256) : true;
     };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {

@@ -39,6 +39,8 @@ export interface TransitionDetails {
   message?: string;
   error?: { code: string; message: string; stderrTail?: readonly string[] };
   exitCode?: number | null;
+  /** Output events lost to a database outage; recorded on the run and in the status event when > 0. */
+  eventsLost?: number;
   /** Other columns to set with the status (owner, pid, started_at, …). */
   patch?: RunRowUpdate;
 }
@@ -77,6 +79,7 @@ export async function applyTransition(
       : {}),
     ...(terminal ? { finished_at: now, heartbeat_at: null } : {}),
     ...(to === 'COMPLETED' ? { progress_percent: 100 } : {}),
+    ...(details.eventsLost ? { events_lost: details.eventsLost } : {}),
   };
   const row = await trx
     .updateTable('runs')
@@ -93,6 +96,7 @@ export async function applyTransition(
       ...(details.message !== undefined ? { message: details.message } : {}),
       ...(details.exitCode !== undefined && details.exitCode !== null ? { exit_code: details.exitCode } : {}),
       ...(details.error ? { error: { code: details.error.code, message: details.error.message } } : {}),
+      ...(details.eventsLost ? { events_lost: details.eventsLost } : {}),
     },
   ]);
   // The row as updated, with the seq its status event just took.

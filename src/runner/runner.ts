@@ -4,6 +4,7 @@ import { countQueuedRuns, findRun, insertRun, lockQueue, type RunRecord } from '
 import { confineDataDir } from './data-dir.js';
 import { recoverInterruptedRuns } from './recovery.js';
 import type { ExecutionDeps } from './run-execution.js';
+import { ProcessReaper } from './process-reaper.js';
 import { isTerminal } from '../model/run-status.js';
 import { publishTransition, transitionRun } from './run-state.js';
 import { Scheduler } from './scheduler.js';
@@ -24,18 +25,53 @@ export class Runner {
     return this.deps.registry;
   }
 
-  private recoveryTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private livenessStopped = false;
+  private livenessTick: Promise<void> | undefined;
+  /** Since when (ms) this instance has reached the database without a failed heartbeat. */
+  private reachableSince: number | undefined;
 
   /**
-   * Recovers runs a dead server left behind, then starts taking queued runs. Recovery runs
-   * again every minute: with several instances, one may die while the others live on.
+   * Recovers runs a dead server left behind, then starts taking queued runs. Every
+   * HEARTBEAT_MS the instance proves it is alive and looks for runs of dead instances: with
+   * several instances, one may die while the others live on.
    */
   async start(): Promise<void> {
-    await recoverInterruptedRuns(this.deps);
+    this.deps.reaper = ProcessReaper.start(this.deps.log);
+    this.reachableSince = Date.now();
+    await recoverInterruptedRuns(this.deps, { judgeStale: false });
     this.scheduler.start();
-    this.recoveryTimer = setInterval(() => {
-      recoverInterruptedRuns(this.deps).catch((err) => this.deps.log.warn({ err }, 'recovery check failed'));
-    }, 60_000);
+    this.scheduleLiveness();
+  }
+
+  /**
+   * Heartbeat, then takeover. Runs until the scheduler has stopped: a graceful stop can last
+   * SHUTDOWN_GRACE_MS, and its runs must not look dead meanwhile.
+   */
+  private scheduleLiveness(): void {
+    if (this.livenessStopped) return;
+    this.livenessTimer = setTimeout(() => {
+      this.livenessTick = this.liveness().finally(() => this.scheduleLiveness());
+    }, this.deps.config.heartbeatMs);
+  }
+
+  private async liveness(): Promise<void> {
+    const { config, log } = this.deps;
+    try {
+      await this.scheduler.heartbeat();
+      this.reachableSince ??= Date.now();
+    } catch (err) {
+      if (this.reachableSince !== undefined) log.warn({ err }, 'heartbeat failed (database unreachable?)');
+      this.reachableSince = undefined;
+      return;
+    }
+    if (this.livenessStopped) return;
+    try {
+      const judgeStale = this.reachableSince !== undefined && Date.now() - this.reachableSince >= config.takeoverAfterMs;
+      await recoverInterruptedRuns(this.deps, { judgeStale });
+    } catch (err) {
+      log.warn({ err }, 'takeover check failed');
+    }
   }
 
   private stopping = false;
@@ -47,8 +83,11 @@ export class Runner {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    clearInterval(this.recoveryTimer);
     await this.scheduler.stop(this.deps.config.shutdownGraceMs);
+    this.livenessStopped = true;
+    clearTimeout(this.livenessTimer);
+    await this.livenessTick;
+    this.deps.reaper?.close();
   }
 
   /**

@@ -1,5 +1,6 @@
 import os from 'node:os';
-import { listRunIdsWithStatus, lockNextQueuedRun, setQueuedWaitReason, touchHeartbeat } from '../db/runs.js';
+import { lockNextQueuedRun, setQueuedWaitReason, touchOwnedRuns } from '../db/runs.js';
+import { claimableStrategies } from './concurrency-limits.js';
 import { RunExecution, type ExecutionDeps } from './run-execution.js';
 import { applyTransition, publishTransition } from './run-state.js';
 import type { Strategy, StrategyRegistry } from './strategy-registry.js';
@@ -17,7 +18,6 @@ export class Scheduler {
   private again = false;
   private stopping = false;
   private pollTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private waitReason: string | null = null;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -30,21 +30,27 @@ export class Scheduler {
       bus.subscribe('cancelRequested', '', ({ runId }) => this.active.get(runId)?.stop('cancel')),
     );
     this.pollTimer = setInterval(() => this.poke(), config.queuePollMs);
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), 10_000);
     this.poke();
   }
 
   /**
-   * Keeps our runs' heartbeat fresh (so no other instance reaps them), and stops any of them
-   * that a cancel moved to CANCELLING: the cancel message over the bus is at-most-once.
+   * Keeps our runs' heartbeat fresh (so no other instance takes them over), stops any of them
+   * that a cancel moved to CANCELLING (the cancel message over the bus is at-most-once), and
+   * kills those that are no longer ours: another instance took them over while this one was
+   * cut off or frozen, and has already ended them. Throws when the database does not answer.
    */
-  private async heartbeat(): Promise<void> {
-    const ids = [...this.active.keys()];
-    try {
-      await touchHeartbeat(this.deps.db, ids);
-      for (const id of await listRunIdsWithStatus(this.deps.db, ids, 'CANCELLING')) this.stopLocal(id, 'cancel');
-    } catch (err) {
-      this.deps.log.warn({ err }, 'heartbeat failed');
+  async heartbeat(): Promise<void> {
+    // Only runs that were ours before the query started can be judged by its answer.
+    const before = [...this.active.entries()];
+    const owned = new Map((await touchOwnedRuns(this.deps.db, this.deps.config.instanceId)).map((r) => [r.id, r.status]));
+    for (const [id, execution] of before) {
+      const status = owned.get(id);
+      if (status === undefined) {
+        if (!execution.exited) this.deps.log.warn({ runId: id }, 'run was taken over by another instance; stopping its process');
+        execution.stop('fenced');
+      } else if (status === 'CANCELLING') {
+        execution.stop('cancel');
+      }
     }
   }
 
@@ -83,7 +89,9 @@ export class Scheduler {
     while (!this.stopping && this.active.size < config.maxConcurrentRuns) {
       if (await this.machineBusy()) return;
       const claimed = await this.deps.db.transaction().execute(async (trx) => {
-        const next = await lockNextQueuedRun(trx, this.deps.registry.names());
+        // Cluster-wide and per-strategy limits are checked and the claim made under one lock.
+        const strategies = await claimableStrategies(trx, this.deps.registry, config);
+        const next = await lockNextQueuedRun(trx, strategies);
         if (!next) return undefined;
         const transition = await applyTransition(trx, next.id, 'RUNNING', {
           message: 'Running',
@@ -100,8 +108,9 @@ export class Scheduler {
       this.active.set(run.id, execution);
       void execution.done.finally(() => {
         this.active.delete(run.id);
-        // A slot opened, here and perhaps for other instances' queued runs.
+        // A slot opened, here and, with cluster-wide or per-strategy limits, on other instances.
         this.poke();
+        this.deps.bus.publish('queueChanged', '', {});
       });
     }
   }
@@ -133,7 +142,6 @@ export class Scheduler {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.pollTimer);
-    clearInterval(this.heartbeatTimer);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.ticking;
     const all = () => Promise.all([...this.active.values()].map((e) => e.done));

@@ -22,6 +22,8 @@ const ManifestSchema = z.object({
   parameters_schema: z.record(z.string(), z.unknown()).optional(),
   // At most 24 days: the longest delay a Node timer can hold.
   timeout_seconds: z.number().int().positive().max(2_000_000).optional(),
+  // Runs of this strategy executing at once across every instance (e.g. a data vendor's quota).
+  max_concurrent: z.number().int().positive().max(100_000).optional(),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -34,6 +36,8 @@ export interface Strategy {
   readonly directory: string;
   readonly parametersSchema: Readonly<Record<string, unknown>>;
   readonly timeoutSeconds: number | undefined;
+  /** Cluster-wide limit on this strategy's concurrent runs (manifest `max_concurrent`). */
+  readonly maxConcurrent: number | undefined;
 }
 
 export interface RegisteredStrategy {
@@ -72,6 +76,7 @@ export async function registerManifest(manifest: Manifest, directory: string): P
       directory,
       parametersSchema: schema,
       timeoutSeconds: manifest.timeout_seconds,
+      maxConcurrent: manifest.max_concurrent,
     }),
     validate,
     constraints: readConstraints(schema),

@@ -14,14 +14,14 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
-    "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n": typeof types.RunFieldsFragmentDoc,
+    "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq eventsLost\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n": typeof types.RunFieldsFragmentDoc,
     "\n  mutation ExecuteStrategy($input: ExecuteStrategyInput!) {\n    executeStrategy(input: $input) { ...RunFields }\n  }\n": typeof types.ExecuteStrategyDocument,
     "\n  query GetRun($id: ID!) {\n    run(id: $id) { ...RunFields }\n  }\n": typeof types.GetRunDocument,
     "\n  mutation CancelRun($id: ID!) {\n    cancelRun(id: $id) { ...RunFields }\n  }\n": typeof types.CancelRunDocument,
     "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq eventType timestamp stage progressPercent currentItem totalItems\n      completedItems message metrics status level data exitCode error { code message }\n    }\n  }\n": typeof types.RunEventsDocument,
 };
 const documents: Documents = {
-    "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n": types.RunFieldsFragmentDoc,
+    "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq eventsLost\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n": types.RunFieldsFragmentDoc,
     "\n  mutation ExecuteStrategy($input: ExecuteStrategyInput!) {\n    executeStrategy(input: $input) { ...RunFields }\n  }\n": types.ExecuteStrategyDocument,
     "\n  query GetRun($id: ID!) {\n    run(id: $id) { ...RunFields }\n  }\n": types.GetRunDocument,
     "\n  mutation CancelRun($id: ID!) {\n    cancelRun(id: $id) { ...RunFields }\n  }\n": types.CancelRunDocument,
@@ -45,7 +45,7 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n"): (typeof documents)["\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n"];
+export function graphql(source: "\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq eventsLost\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n"): (typeof documents)["\n  fragment RunFields on Run {\n    id status progressPercent stage message exitCode result lastSeq eventsLost\n    createdAt startedAt finishedAt queuePosition waitReason startedBy cancelledBy error { code message stderrTail }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

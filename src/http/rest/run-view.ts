@@ -26,6 +26,7 @@ export function toRunStatusView(run: RunRecord, queue: QueueInfo): RunStatusView
     last_seq: run.lastSeq,
     started_by: run.startedBy,
     cancelled_by: run.cancelledBy,
+    events_lost: run.eventsLost,
   };
 }
 

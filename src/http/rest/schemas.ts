@@ -83,6 +83,7 @@ export const RunStatusView = z
     last_seq: z.number().int().describe('seq of the newest stored event.'),
     started_by: z.string().nullable().describe('Name of the token that started the run (null when AUTH=off).'),
     cancelled_by: z.string().nullable().describe('Name of the token that cancelled it, if any.'),
+    events_lost: z.number().int().min(0).describe('Output events lost to a database outage longer than EVENT_OUTAGE_LIMIT_MS (0 nearly always).'),
   })
   .meta({ id: 'RunStatus' });
 export type RunStatusView = z.infer<typeof RunStatusView>;

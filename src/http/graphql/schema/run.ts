@@ -48,6 +48,9 @@ export const RunType = builder.objectRef<RunRecord>('Run').implement({
     lastSeq: t.exposeInt('lastSeq', { description: 'seq of the newest stored event.' }),
     startedBy: t.exposeString('startedBy', { nullable: true, description: 'Name of the token that started the run (null when AUTH=off).' }),
     cancelledBy: t.exposeString('cancelledBy', { nullable: true, description: 'Name of the token that cancelled it, if any.' }),
+    eventsLost: t.exposeInt('eventsLost', {
+      description: 'Output events lost to a database outage longer than EVENT_OUTAGE_LIMIT_MS (0 nearly always).',
+    }),
     queuePosition: t.int({
       nullable: true,
       description: 'Place in the queue while QUEUED (1 = next to start).',
