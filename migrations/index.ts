@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as createRuns from './0001_create_runs.js';
 import * as createRunEvents from './0002_create_run_events.js';
 import * as addRunLaunch from './0003_add_run_launch.js';
+import * as addIdempotencyKeysAndRetentionIndex from './0005_add_idempotency_keys_and_retention_index.js';
 
 /**
  * Every migration, in order. Listed statically (not read from the folder at run time) so they
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_create_runs': createRuns,
   '0002_create_run_events': createRunEvents,
   '0003_add_run_launch': addRunLaunch,
+  '0005_add_idempotency_keys_and_retention_index': addIdempotencyKeysAndRetentionIndex,
 };

@@ -49,6 +49,10 @@ const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: int(100, 15_000).default(10_000),
   /** Largest request body accepted by the REST routes. */
   MAX_BODY_BYTES: int(1024).default(1024 * 1024),
+  /** Finished runs older than this many days are deleted with their events; 0 keeps everything. */
+  RETENTION_DAYS: int(0, 36_500).default(30),
+  /** Runs deleted per retention batch (one short transaction each). */
+  RETENTION_BATCH_SIZE: int(1, 10_000).default(500),
 });
 
 export type Config = Readonly<{
@@ -73,6 +77,8 @@ export type Config = Readonly<{
   sseMaxStreamsPerRun: number;
   sseHeartbeatMs: number;
   maxBodyBytes: number;
+  retentionDays: number;
+  retentionBatchSize: number;
   /** `host:pid`, recorded as the owner of the runs this instance executes (read back at recovery). */
   instanceId: string;
 }>;
@@ -114,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sseMaxStreamsPerRun: e.SSE_MAX_STREAMS_PER_RUN,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    retentionDays: e.RETENTION_DAYS,
+    retentionBatchSize: e.RETENTION_BATCH_SIZE,
     instanceId: `${os.hostname()}:${process.pid}`,
   });
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import type { MetricsRegistry } from '../observability/metrics.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Runner } from '../runner/runner.js';
 
@@ -12,4 +13,6 @@ export interface AppContext {
   readonly runner: Runner;
   readonly config: Config;
   readonly log: Logger;
+  /** Where the runner and the edge record metrics, and `/metrics` reads them (src/observability). */
+  readonly metrics: MetricsRegistry;
 }

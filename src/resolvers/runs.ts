@@ -2,14 +2,13 @@ import type { RunStatus } from '../model/run-status.js';
 import { findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import type { AppContext } from './context.js';
+import { executeRun, type ExecuteInput } from './idempotent-execute.js';
 
 /** Runs: starting, cancelling, reading. Shared by the GraphQL schema and the REST routes. */
 
-export function executeStrategy(
-  ctx: AppContext,
-  input: { strategy: string; parameters?: unknown },
-): Promise<RunRecord> {
-  return ctx.runner.submit(input.strategy, input.parameters ?? {});
+/** Queues a run, or with an idempotency key answers the run the key already started. */
+export async function executeStrategy(ctx: AppContext, input: ExecuteInput): Promise<RunRecord> {
+  return (await executeRun(ctx, input, 'input.idempotencyKey')).run;
 }
 
 export function cancelRun(ctx: AppContext, args: { id: string }): Promise<RunRecord> {

@@ -4,6 +4,7 @@ import { appendRunEvents } from '../db/run-events.js';
 import type { EventDraft } from '../model/run-event.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Logger } from '../logger.js';
+import type { RunnerMetrics } from '../observability/metrics.js';
 
 /** Attempts per batch (500 ms apart) before a database outage costs events. */
 const MAX_ATTEMPTS = 20;
@@ -22,13 +23,15 @@ export interface EventWriterOptions {
  */
 export class RunEventWriter {
   private pending: EventDraft[] = [];
+  /** `performance.now()` when each pending event's line was read (for the delivery-time metric). */
+  private pendingSince: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private drainWaiters: Array<() => void> = [];
   private readonly highWaterMark: number;
 
   constructor(
-    private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger },
+    private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger; metrics?: RunnerMetrics | undefined },
     private readonly runId: string,
     private readonly options: EventWriterOptions,
   ) {
@@ -40,9 +43,10 @@ export class RunEventWriter {
   private failures = 0;
 
   /** Queues an event; false means "too much is waiting: pause until `drained()`". */
-  push(event: EventDraft): boolean {
+  push(event: EventDraft, receivedAt = performance.now()): boolean {
     if (this.closed) return true;
     this.pending.push(event);
+    this.pendingSince.push(receivedAt);
     this.armTimer();
     return this.pending.length < this.highWaterMark;
   }
@@ -84,12 +88,17 @@ export class RunEventWriter {
   private async writePending(all: boolean): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending;
+      const since = this.pendingSince;
       this.pending = [];
+      this.pendingSince = [];
       try {
+        const started = performance.now();
         const events = await this.deps.db
           .transaction()
           .execute((trx) => appendRunEvents(trx, this.runId, batch, snapshotOf(batch)));
+        const commitSeconds = (performance.now() - started) / 1000;
         this.deps.bus.publish('runEvents', this.runId, events);
+        this.deps.metrics?.eventBatchStored({ events, commitSeconds, receivedAt: since });
         this.failures = 0;
       } catch (error) {
         this.failures += 1;
@@ -102,6 +111,7 @@ export class RunEventWriter {
           // Keep the events and try again shortly: they are the run's history.
           this.deps.log.warn({ err: error, runId: this.runId, events: batch.length }, 'storing run events failed; retrying');
           this.pending = batch.concat(this.pending);
+          this.pendingSince = since.concat(this.pendingSince);
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
       }

@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { EventDraft, LogLevel } from '../model/run-event.js';
 import { type RunLaunch, type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
+import type { RunnerMetrics } from '../observability/metrics.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import { childEnvironment, signalProcessGroup, spawnStrategyProcess, terminateProcessGroup } from './child-process.js';
 import { RunEventWriter } from './event-writer.js';
@@ -17,6 +18,8 @@ export interface ExecutionDeps {
   bus: EventBus;
   log: Logger;
   config: Config;
+  /** Where runs and event batches are counted; nothing is recorded without it. */
+  metrics?: RunnerMetrics | undefined;
 }
 
 /** Why a run is being stopped early; decides its final status. */
@@ -186,9 +189,10 @@ export class RunExecution {
     if (!stream) return Promise.resolve();
     const splitter = new LineSplitter(this.deps.config.maxLineBytes);
     const accept = (line: { text: string; truncated: boolean }): boolean => {
+      const receivedAt = performance.now();
       const now = new Date();
       const event = toEvent(line, now);
-      return event ? this.writer.push(this.metrics.enrich(event, now.getTime())) : true;
+      return event ? this.writer.push(this.metrics.enrich(event, now.getTime()), receivedAt) : true;
     };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {

@@ -5,6 +5,7 @@ import type { AppContext } from '../../resolvers/context.js';
 import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
 import { useOperationLog } from './use-operation-log.js';
+import { useOperationMetrics } from './use-operation-metrics.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */
@@ -90,6 +91,7 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<Record<str
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
       useGraphQLSSE({ endpoint: '/graphql/stream' }),
       useOperationLog(ctx.log),
+      useOperationMetrics(ctx.metrics.registry),
     ],
   });
 }
