@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunRecord } from '../db/runs.js';
-import { isTerminal, toWireStatus } from '../model/run-status.js';
+import { EVENT_TYPES } from '../model/run-event.js';
+import { isTerminal, RUN_STATUSES, toWireStatus } from '../model/run-status.js';
 
 /**
  * Every metric of the service, in one place, on a registry of its own (several apps may live
@@ -140,6 +141,10 @@ export function createMetrics(): MetricsRegistry {
     help: 'Events deleted with those runs.',
     registers: [registry],
   });
+
+  // Every series exists from the start (at 0), so rate() and alerts see the first increment.
+  for (const status of RUN_STATUSES) runsTotal.inc({ status: toWireStatus(status) }, 0);
+  for (const eventType of EVENT_TYPES) eventsTotal.inc({ event_type: eventType }, 0);
 
   // One database read per scrape for both run gauges.
   let counting: Promise<{ queued: number; running: number }> | undefined;

@@ -19,6 +19,12 @@ export function useOperationMetrics(registry: Registry): Plugin {
       graphql_envelop_phase_validate: true,
       graphql_envelop_phase_execute: true,
       graphql_envelop_phase_subscribe: true,
+      graphql_yoga_http_duration: true,
+      // On by default in yoga's plugin; a summary per type and the rest add little here.
+      graphql_envelop_request_time_summary: false,
+      graphql_envelop_phase_context: false,
+      graphql_envelop_deprecated_field: false,
+      graphql_envelop_schema_change: false,
     },
     labels: { operationName: false, fieldName: false, typeName: false, path: false, url: false, method: true, statusCode: true },
   });
