@@ -63,9 +63,10 @@ describe('GET /metrics', () => {
     expect(m.value('strategy_runner_sse_connections')).toBe(1);
     expect(m.value('strategy_runner_graphql_subscriptions')).toBe(1);
 
-    const [{ total, output }] = await sql<{ total: number; output: number }>(
+    const [counts] = await sql<{ total: number; output: number }>(
       `select count(*)::int as total, (count(*) filter (where event_type <> 'status'))::int as output from run_events`,
     );
+    const { total, output } = counts!;
     expect(m.value('strategy_runner_events_total')).toBe(total);
     expect(m.value('strategy_runner_events_total', { event_type: 'status' })).toBe(total - output);
     expect(m.value('strategy_runner_events_total', { event_type: 'progress' })).toBe(5 + 3 + 1);
