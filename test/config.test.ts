@@ -38,3 +38,11 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain('must be a postgres:// URL');
   });
 });
+
+describe('RETENTION_DAYS and RETENTION_BATCH_SIZE', () => {
+  it('default to 30 days and 500 runs a batch; 0 days keeps everything; bad values are refused', () => {
+    expect(loadConfig({})).toMatchObject({ retentionDays: 30, retentionBatchSize: 500 });
+    expect(loadConfig({ RETENTION_DAYS: '0', RETENTION_BATCH_SIZE: '50' })).toMatchObject({ retentionDays: 0, retentionBatchSize: 50 });
+    expect(() => loadConfig({ RETENTION_DAYS: '-1', RETENTION_BATCH_SIZE: '0' })).toThrow(/RETENTION_DAYS[\s\S]*RETENTION_BATCH_SIZE/);
+  });
+});

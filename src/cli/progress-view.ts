@@ -92,6 +92,8 @@ class TerminalBar implements RunView {
   event(event: WatchedEvent): void {
     switch (event.eventType) {
       case 'PROGRESS':
+        // A new stage counts its own items: what the previous one showed no longer applies.
+        if (event.stage && event.stage !== this.state.stage) this.state = { ...this.state, item: null, done: null, total: null, rate: null, eta: null };
         this.state = {
           stage: event.stage ?? this.state.stage,
           percent: event.progressPercent ?? this.state.percent,
