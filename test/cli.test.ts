@@ -54,6 +54,11 @@ describe('strategy-runner CLI against a real server', () => {
     const { body } = await api(server.url, `/api/strategies/runs/${answer.run_id}/status`);
     expect(body.parameters).toMatchObject({ tickers: ['AAPL', 'MSFT'], require_uptrend: false, min_price: 7.5, top_n: 3 });
 
+    // --idempotency-key: the same key twice is the same run.
+    const keyed = ['run', 'fixture_steps', '--set', 'steps=1', '--idempotency-key', 'cli-key-1', '--json'];
+    const [once, twice] = [await runCli(keyed, env), await runCli(keyed, env)];
+    expect(JSON.parse(twice.stdout).run_id).toBe(JSON.parse(once.stdout).run_id);
+
     const plain = await runCli(['run', 'fixture_steps', '--set', 'steps=1', '--set', 'delay_ms=0'], env);
     expect(plain.exitCode).toBe(0);
     expect(plain.stdout).toMatch(/^Queued run [0-9a-f-]{36} \(fixture_steps\); follow it with: strategy-runner watch [0-9a-f-]{36}\n$/);
@@ -166,7 +171,7 @@ describe('strategy-runner CLI against a real server', () => {
   it('draws a live bar on a terminal (pseudo-terminal): stage, %, item, done/total, rate, ETA, redrawn in place', async () => {
     const result = await execa(
       'python3',
-      ['test/helpers/pty-run.py', '120', 'node', CLI_BIN, 'run', 'fixture_steps', '--set', 'steps=5', '--set', 'delay_ms=150', '--watch'],
+      ['test/helpers/pty-run.py', '120', 'node', CLI_BIN, 'run', 'fixture_steps', '--set', 'steps=5', '--set', 'delay_ms=400', '--watch'],
       { cwd: ROOT, env: { ...env, STRATEGY_RUNNER_TOKEN: '' }, reject: false, timeout: 60_000, stripFinalNewline: false },
     );
     expect(result.exitCode).toBe(0);
@@ -174,7 +179,13 @@ describe('strategy-runner CLI against a real server', () => {
     const frames = screen.split('\r\x1b[2K').slice(1);
     expect(frames.length).toBeGreaterThanOrEqual(4);
     // A frame mid-run: status, stage, the bar, percent, current item, done of total, rate, ETA.
-    expect(frames.some((f) => /^running\s+work {2}█{10}░{14} {3}40\.0% {2}item-2 {2}2\/5 {2}[\d.]+\/s {2}ETA \d\d:\d\d:\d\d$/.test(f))).toBe(true);
+    const midRun = frames.filter((f) => /^running\s+work {2}[█░]{24} +\d+\.\d% {2}item-[2-5] {2}[2-5]\/5 {2}[\d.]+\/s {2}ETA \d\d:\d\d:\d\d$/.test(f));
+    expect(midRun.length).toBeGreaterThanOrEqual(1);
+    // The bar's filled part is the percent, of 24 cells.
+    for (const frame of midRun) {
+      const percent = Number(/ (\d+\.\d)% /.exec(frame)![1]);
+      expect(frame.match(/█/g)!.length).toBe(Math.round((24 * percent) / 100));
+    }
     expect(frames.at(-1)).toMatch(/^completed\s+work {2}█{24} {2}100\.0% {2}item-5 {2}5\/5 .*\r\n/);
     expect(screen).toMatch(/Run [0-9a-f-]{36} completed in \d+\.\d s\.\r\n$/);
     // No plain event lines on a terminal.
@@ -184,7 +195,7 @@ describe('strategy-runner CLI against a real server', () => {
   it('resumes after a dropped connection with no gap and no duplicate, and sends the token without printing it', async () => {
     const proxy = await startCuttingProxy(server.url);
     try {
-      const runId = await queue('fixture_steps', { steps: 30, delay_ms: 60 });
+      const runId = await queue('fixture_steps', { steps: 60, delay_ms: 100 });
       const token = 'secret-token-for-the-cli-test';
       const watching = startCli(['watch', runId, '--json', '--url', proxy.url, '--token', token]);
       let seen = '';

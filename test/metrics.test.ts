@@ -34,8 +34,9 @@ describe('GET /metrics', () => {
     ];
     for (const run of done) await waitForStatus(server.url, run.id, ['COMPLETED', 'FAILED']);
 
-    // One run executing (it hangs), one waiting behind it (one slot), streams open on the first.
-    const hanging = await execute(server.url, 'fixture_hang');
+    // One run executing (one step, then a minute's pause: quiet, so counts hold still), one
+    // waiting behind it (one slot), streams open on the first.
+    const hanging = await execute(server.url, 'fixture_steps', { steps: 2, delay_ms: 60_000 });
     await waitForStatus(server.url, hanging.id, ['RUNNING']);
     const waiting = await execute(server.url, 'fixture_steps', { steps: 2 });
     const sse = new AbortController();
@@ -78,8 +79,8 @@ describe('GET /metrics', () => {
 
     expect(m.value('strategy_runner_run_duration_seconds_count', { strategy: 'fixture_steps', status: 'completed' })).toBe(2);
     expect(m.value('strategy_runner_run_duration_seconds_count', { strategy: 'fixture_exit_code', status: 'failed' })).toBe(1);
-    expect(m.value('strategy_runner_queue_wait_seconds_count', { strategy: 'fixture_steps' })).toBe(2);
-    expect(m.value('strategy_runner_queue_wait_seconds_count', { strategy: 'fixture_hang' })).toBe(1);
+    expect(m.value('strategy_runner_queue_wait_seconds_count', { strategy: 'fixture_steps' })).toBe(3);
+    expect(m.value('strategy_runner_queue_wait_seconds_count', { strategy: 'fixture_exit_code' })).toBe(1);
 
     // Process defaults and GraphQL operation metrics (the executes above, by operation type).
     expect(m.value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
