@@ -3,6 +3,7 @@ import * as createRuns from './0001_create_runs.js';
 import * as createRunEvents from './0002_create_run_events.js';
 import * as addRunLaunch from './0003_add_run_launch.js';
 import * as addRunOutputCounters from './0004_add_run_output_counters.js';
+import * as addIdempotencyKeysAndRetentionIndex from './0005_add_idempotency_keys_and_retention_index.js';
 import * as createAccessControl from './0006_create_access_control.js';
 
 /**
@@ -14,5 +15,6 @@ export const migrations: Record<string, Migration> = {
   '0002_create_run_events': createRunEvents,
   '0003_add_run_launch': addRunLaunch,
   '0004_add_run_output_counters': addRunOutputCounters,
+  '0005_add_idempotency_keys_and_retention_index': addIdempotencyKeysAndRetentionIndex,
   '0006_create_access_control': createAccessControl,
 };

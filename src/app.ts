@@ -12,6 +12,10 @@ import { generateKey } from './auth/credentials.js';
 import { sharedSecret } from './db/server-secrets.js';
 import { RateLimiter } from './resolvers/rate-limiter.js';
 import { Runner } from './runner/runner.js';
+import { countActiveRuns } from './db/run-counts.js';
+import { RetentionSweeper } from './maintenance/retention.js';
+import { createMetrics } from './observability/metrics.js';
+import { IDEMPOTENCY_WINDOW_HOURS } from './resolvers/idempotent-execute.js';
 import { StrategyRegistry } from './runner/strategy-registry.js';
 
 /**
@@ -25,6 +29,8 @@ export interface App {
   readonly http: FastifyInstance;
   /** Open REST SSE streams and heartbeat timers (tests prove nothing leaks). */
   readonly rest: RestStats;
+  /** Retention (RETENTION_DAYS): swept at start-up (once listening) and hourly. */
+  readonly retention: RetentionSweeper;
   listen(): Promise<{ port: number; url: string }>;
   /**
    * Drains, then closes: from the first moment `/readyz` answers 503 and execute refuses with
@@ -50,9 +56,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
     bus = config.redisUrl ? await createRedisEventBus(config.redisUrl, log) : createInProcessEventBus();
     registry = await StrategyRegistry.load(config.strategiesDirs, log, { watch: true });
-    const runner = new Runner({ db: database.db, bus, log, config, registry });
+    const metrics = createMetrics();
+    const runner = new Runner({ db: database.db, bus, log, config, registry, metrics });
     const executeLimiter = new RateLimiter(config.executeRatePerMinute, 'runs started by one token');
-    const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log, executeLimiter });
+    const ctx: AppContext = Object.freeze({ db: database.db, bus, runner, config, log, executeLimiter, metrics });
     // Every instance signs and checks stream URLs with the same key: the database holds it.
     const streamKey = await sharedSecret(database.db, 'stream_ticket_key', generateKey);
     const { fastify, streams } = await createHttpServer(ctx, {
@@ -60,6 +67,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       pingDatabase: () => database.ping(),
       databaseKind: database.kind,
     }, streamKey);
+    metrics.setSources({ runCounts: () => countActiveRuns(database.db), sseConnections: () => streams.openStreams() });
+    const retention = new RetentionSweeper(
+      { db: database.db, log, metrics },
+      { days: config.retentionDays, batchSize: config.retentionBatchSize, idempotencyHours: IDEMPOTENCY_WINDOW_HOURS },
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -67,6 +79,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       database,
       http: fastify,
       rest: streams,
+      retention,
       // The port first, then the runner: a second instance that cannot bind must not have
       // recovered, claimed or spawned anything before it exits.
       listen: async () => {
@@ -74,6 +87,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const address = fastify.server.address();
         const port = typeof address === 'object' && address ? address.port : config.port;
         if (options.startRunner !== false) await runner.start();
+        retention.start();
         const host = config.host.includes(':') ? `[${config.host}]` : config.host;
         return { port, url: `http://${host}:${port}` };
       },
@@ -81,6 +95,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         (closing ??= (async () => {
           // Still serving while the runner drains: clients watch their runs end.
           await runner.stop();
+          await retention.stop();
           registry!.close();
           await fastify.close();
           await bus!.close();

@@ -75,6 +75,10 @@ const EnvSchema = z.object({
   EXECUTE_RATE_PER_MINUTE: int(1).default(120),
   /** A connection that sends and receives nothing this long is closed (streams send heartbeats). */
   IDLE_TIMEOUT_MS: int(1000).default(30_000),
+  /** Finished runs older than this many days are deleted with their events; 0 keeps everything. */
+  RETENTION_DAYS: int(0, 36_500).default(30),
+  /** Runs deleted per retention batch (one short transaction each). */
+  RETENTION_BATCH_SIZE: int(1, 10_000).default(500),
 });
 
 export type Config = Readonly<{
@@ -111,6 +115,8 @@ export type Config = Readonly<{
   maxQueuedRuns: number;
   executeRatePerMinute: number;
   idleTimeoutMs: number;
+  retentionDays: number;
+  retentionBatchSize: number;
   /**
    * `host:pid:nonce`, recorded as the owner of the runs this instance executes (read back at
    * recovery). The nonce tells apart two starts with the same pid (pid 1 in a container).
@@ -166,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sseMaxStreamsPerRun: e.SSE_MAX_STREAMS_PER_RUN,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    retentionDays: e.RETENTION_DAYS,
+    retentionBatchSize: e.RETENTION_BATCH_SIZE,
     // Like Redis's protected mode: a server reachable from the network never starts open.
     auth: e.AUTH ?? (isLoopback(e.HOST) ? 'off' : 'tokens'),
     sessionTtlSeconds: e.SESSION_TTL_HOURS * 3600,

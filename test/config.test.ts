@@ -54,3 +54,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HEARTBEAT_MS: '5000', TAKEOVER_AFTER_MS: '10000' })).toThrow(/TAKEOVER_AFTER_MS: must be at least 3 × HEARTBEAT_MS/);
   });
 });
+
+describe('RETENTION_DAYS and RETENTION_BATCH_SIZE', () => {
+  it('default to 30 days and 500 runs a batch; 0 days keeps everything; bad values are refused', () => {
+    expect(loadConfig({})).toMatchObject({ retentionDays: 30, retentionBatchSize: 500 });
+    expect(loadConfig({ RETENTION_DAYS: '0', RETENTION_BATCH_SIZE: '50' })).toMatchObject({ retentionDays: 0, retentionBatchSize: 50 });
+    expect(() => loadConfig({ RETENTION_DAYS: '-1', RETENTION_BATCH_SIZE: '0' })).toThrow(/RETENTION_DAYS[\s\S]*RETENTION_BATCH_SIZE/);
+  });
+});

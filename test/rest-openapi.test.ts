@@ -78,7 +78,7 @@ describe('GET /api/openapi.json', () => {
   it('documents every status code the routes answer', () => {
     const codes = (path: string, method: string) => Object.keys(document.paths[path][method].responses).sort();
     const refused = ['401', '403'];
-    expect(codes('/api/strategies/execute', 'post')).toEqual(['202', '400', ...refused, '404', '413', '415', '429', '503']);
+    expect(codes('/api/strategies/execute', 'post')).toEqual(['200', '202', '400', ...refused, '404', '409', '413', '415', '429', '503']);
     expect(codes('/api/strategies/sse/{run_id}', 'get')).toEqual(['200', '204', '400', ...refused, '404', '429']);
     expect(codes('/api/strategies/runs/{run_id}/status', 'get')).toEqual(['200', ...refused, '404']);
     expect(codes('/api/strategies/runs/{run_id}/cancel', 'post')).toEqual(['200', ...refused, '404', '409']);

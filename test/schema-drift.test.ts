@@ -32,6 +32,7 @@ it('keeps every name CONTRACT §3 pins', () => {
   expect(Object.fromEntries(Object.entries(input.getFields()).map(([k, v]) => [k, String(v.type)]))).toEqual({
     strategy: 'String!',
     parameters: 'JSON',
+    idempotencyKey: 'String', // CONTRACT §8
   });
   const run = schema.getType('Run') as GraphQLObjectType;
   for (const field of ['id', 'strategy', 'status', 'progressPercent', 'stage', 'message', 'createdAt', 'startedAt', 'finishedAt', 'exitCode', 'result', 'error']) {

@@ -79,12 +79,24 @@ export interface RunEventsTable {
   payload: ColumnType<RunEvent, string, never>;
 }
 
+/** Idempotent execute: which run a caller's key started (CONTRACT §8). */
+export interface IdempotencyKeysTable {
+  /** The token's name; null without access control. */
+  caller: string | null;
+  key: string;
+  /** sha256 of the request (strategy and parameters), to refuse a key reused for another request. */
+  request_hash: string;
+  run_id: string;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface Database {
   runs: RunsTable;
   run_events: RunEventsTable;
   api_tokens: ApiTokensTable;
   sessions: SessionsTable;
   server_secrets: ServerSecretsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }
 
 export type RunRow = Selectable<RunsTable>;

@@ -12,6 +12,7 @@ import type { AppContext } from '../resolvers/context.js';
 import { installAuthentication } from './authenticate.js';
 import { graphqlRoutes } from './graphql/plugin.js';
 import { healthRoutes, type Readiness } from './health.js';
+import { metricsRoute } from './metrics-route.js';
 import { errorBody, HttpError, toErrorReply } from './http-errors.js';
 import { OPENAPI_PATH, restRoutes } from './rest/plugin.js';
 import { SseStreamRegistry } from './rest/sse-stream.js';
@@ -80,6 +81,7 @@ export async function createHttpServer(ctx: AppContext, readiness: Readiness, st
   await fastify.register(cookie);
   installAuthentication(fastify, ctx, streamKey);
   await fastify.register(healthRoutes, readiness);
+  await fastify.register(metricsRoute, { metrics: ctx.metrics });
 
   const methodsByPath = collectRestMethods(fastify);
   const streams = new SseStreamRegistry(config.sseMaxStreamsPerRun);

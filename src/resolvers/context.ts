@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { Principal } from '../model/role.js';
+import type { MetricsRegistry } from '../observability/metrics.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Runner } from '../runner/runner.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -14,6 +15,8 @@ export interface AppContext {
   readonly runner: Runner;
   readonly config: Config;
   readonly log: Logger;
+  /** Where the runner and the edge record metrics, and `/metrics` reads them (src/observability). */
+  readonly metrics: MetricsRegistry;
   /** Runs started per token per minute (EXECUTE_RATE_PER_MINUTE). */
   readonly executeLimiter: RateLimiter;
 }

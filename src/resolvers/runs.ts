@@ -2,21 +2,29 @@ import type { RunStatus } from '../model/run-status.js';
 import { countActiveRunsByStrategy, findRun, listRuns as listRunRows, queuePosition, type RunRecord } from '../db/runs.js';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import { requireCancelAllowed, requireRole } from './access.js';
-import { checkParameters, checkText } from './input-checks.js';
 import type { AppContext, RequestContext } from './context.js';
+import { executeRun, type ExecuteInput, type ExecuteOutcome } from './idempotent-execute.js';
+import { checkParameters, checkText } from './input-checks.js';
 
 /** Runs: starting, cancelling, reading. Shared by the GraphQL schema and the REST routes. */
 
-/** @throws ForbiddenError below operator, ResourceExhaustedError past the rate or queue limit */
-export function executeStrategy(
-  ctx: RequestContext,
-  input: { strategy: string; parameters?: unknown },
-): Promise<RunRecord> {
+/**
+ * Queues a run as the asking token, or with an idempotency key answers the run the key already
+ * started (`replayed`). A replay counts against the rate like any request.
+ * @throws ForbiddenError below operator, ResourceExhaustedError past the rate or queue limit,
+ *   ConflictError for a key used with another request
+ */
+export async function startRun(ctx: RequestContext, input: ExecuteInput, keyField = 'input.idempotencyKey'): Promise<ExecuteOutcome> {
   requireRole(ctx.principal, 'operator', 'start runs');
   checkText(input.strategy, 'strategy');
   checkParameters(input.parameters ?? {});
   ctx.executeLimiter.take(ctx.principal.name ?? '');
-  return ctx.runner.submit(input.strategy, input.parameters ?? {}, ctx.principal.name);
+  return executeRun(ctx, { ...input, caller: ctx.principal.name }, keyField);
+}
+
+/** `startRun` for GraphQL, which answers the run either way. */
+export async function executeStrategy(ctx: RequestContext, input: ExecuteInput): Promise<RunRecord> {
+  return (await startRun(ctx, input)).run;
 }
 
 /** @throws NotFoundError, ForbiddenError (an operator cancelling another token's run), ConflictError */

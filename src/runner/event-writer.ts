@@ -4,6 +4,7 @@ import { appendOwnedRunEvents } from '../db/run-events.js';
 import type { EventDraft, LogDraft } from '../model/run-event.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Logger } from '../logger.js';
+import type { RunnerMetrics } from '../observability/metrics.js';
 
 /** Pause between attempts to store a batch while the database does not answer. */
 const RETRY_MS = 250;
@@ -35,6 +36,8 @@ export interface EventWriterOptions {
  */
 export class RunEventWriter {
   private pending: EventDraft[] = [];
+  /** `performance.now()` when each pending event's line was read (for the delivery-time metric). */
+  private pendingSince: number[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -56,7 +59,7 @@ export class RunEventWriter {
   private inDoubt: { before: number; size: number; notice: number; dropped: boolean } | undefined;
 
   constructor(
-    private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger },
+    private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger; metrics?: RunnerMetrics | undefined },
     private readonly runId: string,
     private readonly options: EventWriterOptions,
     /** Called once when the run turns out to belong to someone else (it was taken over). */
@@ -74,7 +77,7 @@ export class RunEventWriter {
   }
 
   /** Queues an event of about `bytes`; false means "too much is waiting: pause until `drained()`". */
-  push(event: EventDraft, bytes: number): boolean {
+  push(event: EventDraft, bytes: number, receivedAt = performance.now()): boolean {
     if (this.closed || this.fencedFlag) return true;
     if (this.shedding() && this.pendingBytes >= this.options.bufferBytes) {
       // Past the outage limit nothing holds the run any more: beyond the buffer, count and drop.
@@ -82,6 +85,7 @@ export class RunEventWriter {
       return true;
     }
     this.pending.push(event);
+    this.pendingSince.push(receivedAt);
     this.pendingBytes += bytes;
     this.armTimer();
     return this.shedding() || this.pendingBytes < this.options.bufferBytes;
@@ -157,6 +161,7 @@ export class RunEventWriter {
       this.retry = undefined;
       this.lastBatchAt = Date.now();
       try {
+        const started = performance.now();
         const result = await this.deps.db
           .transaction()
           .execute((trx) =>
@@ -178,6 +183,11 @@ export class RunEventWriter {
         this.inDoubt = undefined;
         this.recovered();
         this.deps.bus.publish('runEvents', this.runId, result.events);
+        this.deps.metrics?.eventBatchStored({
+          events: result.events,
+          commitSeconds: (performance.now() - started) / 1000,
+          receivedAt: batch.receivedAt,
+        });
       } catch (error) {
         if (this.outageSince === undefined) {
           this.outageSince = Date.now();
@@ -201,6 +211,7 @@ export class RunEventWriter {
         if (this.closed && this.shedding()) {
           this.drop(this.pending.length);
           this.pending = [];
+          this.pendingSince = [];
           this.pendingBytes = 0;
           break;
         }
@@ -216,8 +227,10 @@ export class RunEventWriter {
   /** Everything pending as one batch, behind a notice of what was lost before it. */
   private takeBatch(): Batch {
     const events = this.pending;
+    const receivedAt = this.pendingSince;
     const bytes = this.pendingBytes;
     this.pending = [];
+    this.pendingSince = [];
     const notice = this.unannounced;
     this.unannounced = 0;
     // pendingBytes keeps counting the batch until it is stored or dropped (backpressure).
@@ -225,6 +238,7 @@ export class RunEventWriter {
       drafts: notice > 0 ? [this.lossNotice(notice, events[0]!.timestamp), ...events] : events,
       bytes,
       notice,
+      receivedAt,
     };
   }
 
@@ -268,6 +282,7 @@ export class RunEventWriter {
   private fence(): void {
     this.fencedFlag = true;
     this.pending = [];
+    this.pendingSince = [];
     this.pendingBytes = 0;
     this.deps.log.warn({ runId: this.runId }, 'run taken over by another instance; storing nothing more');
     this.wakeIfDrained();
@@ -292,6 +307,8 @@ interface Batch {
   readonly bytes: number;
   /** Lost events the batch's leading notice announces (0: no notice). */
   readonly notice: number;
+  /** When each event's line was read (`performance.now()`), for the delivery-time metric. */
+  readonly receivedAt: readonly number[];
 }
 
 /** The run's latest progress and its result, from a batch of events. */

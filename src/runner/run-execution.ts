@@ -4,6 +4,7 @@ import type { Database } from '../db/database.js';
 import type { EventDraft, LogLevel } from '../model/run-event.js';
 import { type RunLaunch, type RunRecord, updateRun } from '../db/runs.js';
 import type { Logger } from '../logger.js';
+import type { RunnerMetrics } from '../observability/metrics.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { ProcessReaper } from './process-reaper.js';
 import { childEnvironment, signalProcessGroup, spawnStrategyProcess, terminateProcessGroup } from './child-process.js';
@@ -20,6 +21,8 @@ export interface ExecutionDeps {
   config: Config;
   /** Kills the process groups of this instance's runs if the server dies without stopping them. */
   reaper?: ProcessReaper | undefined;
+  /** Where runs and event batches are counted; nothing is recorded without it. */
+  metrics?: RunnerMetrics | undefined;
 }
 
 /**
@@ -236,10 +239,11 @@ export class RunExecution {
     if (!stream) return Promise.resolve();
     const splitter = new LineSplitter(this.deps.config.maxLineBytes);
     const accept = (line: { text: string; truncated: boolean }): boolean => {
+      const receivedAt = performance.now();
       const now = new Date();
       const event = toEvent(line, now);
       // The line's length stands for the event's size (the JSON around it is small and bounded).
-      return event ? this.writer.push(this.metrics.enrich(event, now.getTime()), line.text.length + 256) : true;
+      return event ? this.writer.push(this.metrics.enrich(event, now.getTime()), line.text.length + 256, receivedAt) : true;
     };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {

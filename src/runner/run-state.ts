@@ -4,6 +4,7 @@ import { appendRunEvents } from '../db/run-events.js';
 import type { StatusDraft, StatusEvent } from '../model/run-event.js';
 import { isTerminal, toWireStatus, type RunStatus } from '../model/run-status.js';
 import { lockRun, type RunRecord, toRunRecord } from '../db/runs.js';
+import type { RunnerMetrics } from '../observability/metrics.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 
 /**
@@ -104,20 +105,21 @@ export async function applyTransition(
   return { run: { ...toRunRecord(row), lastSeq: event.seq }, event };
 }
 
-/** Tells every listener about a committed transition. */
-export function publishTransition(bus: EventBus, transition: Transition): void {
+/** Tells every listener about a committed transition (and counts it, when given metrics). */
+export function publishTransition(bus: EventBus, transition: Transition, metrics?: RunnerMetrics): void {
+  metrics?.runTransitioned(transition.run);
   bus.publish('runEvents', transition.run.id, [transition.event]);
   bus.publish('runUpdated', '', transition.run);
 }
 
 /** `applyTransition` in its own transaction, published after commit. */
 export async function transitionRun(
-  deps: { db: Kysely<Database>; bus: EventBus },
+  deps: { db: Kysely<Database>; bus: EventBus; metrics?: RunnerMetrics | undefined },
   runId: string,
   to: RunStatus,
   details: TransitionDetails = {},
 ): Promise<Transition | undefined> {
   const transition = await deps.db.transaction().execute((trx) => applyTransition(trx, runId, to, details));
-  if (transition) publishTransition(deps.bus, transition);
+  if (transition) publishTransition(deps.bus, transition, deps.metrics);
   return transition;
 }

@@ -9,6 +9,18 @@ import { isTerminal } from '../model/run-status.js';
 import { publishTransition, transitionRun } from './run-state.js';
 import { Scheduler } from './scheduler.js';
 import type { StrategyRegistry } from './strategy-registry.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/database.js';
+
+export interface SubmitOptions {
+  /** Name of the token that asks (null when access control is off). */
+  startedBy?: string | null;
+  /**
+   * Runs inside the transaction that queues the run (e.g. recording an idempotency key), so
+   * both are stored or neither: throwing rolls the run back and nothing is queued.
+   */
+  inTransaction?: (trx: Transaction<Database>, run: RunRecord) => Promise<void>;
+}
 
 /**
  * What the rest of the service may ask of the run engine: queue a run, cancel one, start and
@@ -94,7 +106,7 @@ export class Runner {
    * Validates and queues a run. Its first event (seq 1) is the `queued` status.
    * @throws NotFoundError, BadUserInputError, ShuttingDownError while draining
    */
-  async submit(strategyName: string, parameters: unknown, startedBy: string | null = null): Promise<RunRecord> {
+  async submit(strategyName: string, parameters: unknown, options: SubmitOptions = {}): Promise<RunRecord> {
     // Another instance (or this one after its restart) takes the run instead of it waiting here.
     if (this.stopping) throw new ShuttingDownError();
     const { registry, config, db, bus } = this.deps;
@@ -108,7 +120,7 @@ export class Runner {
         throw new ResourceExhaustedError(`${waiting} runs are already waiting (MAX_QUEUED_RUNS=${config.maxQueuedRuns}); nothing was queued. Retry when the queue has drained.`);
       }
       const inserted = await insertRun(trx, {
-        startedBy,
+        startedBy: options.startedBy ?? null,
         strategy: strategy.name,
         parameters: validated,
         timeoutSeconds,
@@ -117,9 +129,10 @@ export class Runner {
       const [queued] = await appendRunEvents(trx, inserted.id, [
         { event_type: 'status', timestamp: inserted.createdAt, status: 'queued', message: 'Queued' },
       ]);
+      await options.inTransaction?.(trx, inserted);
       return { run: { ...inserted, lastSeq: 1 }, event: queued! };
     });
-    publishTransition(bus, { run, event });
+    publishTransition(bus, { run, event }, this.deps.metrics);
     bus.publish('queueChanged', '', {});
     return run;
   }

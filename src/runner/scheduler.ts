@@ -102,7 +102,7 @@ export class Scheduler {
         return { transition: transition!, launch };
       });
       if (!claimed) return;
-      publishTransition(this.deps.bus, claimed.transition);
+      publishTransition(this.deps.bus, claimed.transition, this.deps.metrics);
       const run = claimed.transition.run;
       const execution = new RunExecution(this.deps, run, claimed.launch);
       this.active.set(run.id, execution);

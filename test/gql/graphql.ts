@@ -5,6 +5,8 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type ExecuteStrategyInput = {
+  /** Retry safely: within 24 h the same key (from the same caller) returns the run it first started and queues nothing; the same key with other parameters is a CONFLICT. */
+  idempotencyKey?: string | null | undefined;
   /** Checked against the strategy’s parametersSchema. */
   parameters?: unknown;
   strategy: string;

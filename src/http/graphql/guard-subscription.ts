@@ -1,5 +1,6 @@
 import { AppError, isAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { EdgeMetrics } from '../../observability/metrics.js';
 
 /**
  * A failure inside a subscription source must never escape: the GraphQL-SSE plugin takes the
@@ -11,24 +12,34 @@ export class StreamFailure {
   constructor(readonly error: AppError) {}
 }
 
-export function guardSubscription<T>(source: AsyncIterable<T>, log: Logger): AsyncIterableIterator<T | StreamFailure> {
+export function guardSubscription<T>(
+  source: AsyncIterable<T>,
+  log: Logger,
+  /** Counts the subscription as open until it ends, however it ends. */
+  metrics?: Pick<EdgeMetrics, 'subscriptionOpened'>,
+): AsyncIterableIterator<T | StreamFailure> {
   const iterator = source[Symbol.asyncIterator]();
   let failed = false;
+  const closed = metrics?.subscriptionOpened() ?? (() => {});
   // A plain iterator, not an async generator: `return()` must reach the source at once
   // (a generator would queue it behind a pending `next()` that may wait for a long time).
   const guarded: AsyncIterableIterator<T | StreamFailure> = {
     async next() {
       if (failed) return { done: true, value: undefined };
       try {
-        return await iterator.next();
+        const result = await iterator.next();
+        if (result.done) closed();
+        return result;
       } catch (error) {
         failed = true;
+        closed();
         log.error({ err: error }, 'subscription source failed');
         return { done: false, value: new StreamFailure(toAppError(error)) };
       }
     },
     async return() {
       failed = true;
+      closed();
       await iterator.return?.().catch(() => undefined);
       return { done: true, value: undefined };
     },

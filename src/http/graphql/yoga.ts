@@ -8,6 +8,7 @@ import { useGraphiQLPage } from './use-graphiql-page.js';
 import { useGraphQLSSE } from './use-graphql-sse.js';
 import { useLimits } from './use-limits.js';
 import { useOperationLog } from './use-operation-log.js';
+import { useOperationMetrics } from './use-operation-metrics.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */
@@ -97,6 +98,7 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<{ req?: Fa
       useGraphQLSSE({ endpoint: '/graphql/stream' }),
       useOperationLog(ctx.log),
       ...useLimits(),
+      useOperationMetrics(ctx.metrics.registry),
     ],
   });
 }

@@ -8,10 +8,10 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { fromWireStatus } from '../../model/run-status.js';
+import { fromWireStatus, toWireStatus } from '../../model/run-status.js';
 import type { AppContext } from '../../resolvers/context.js';
 import { listRunEventsOf } from '../../resolvers/run-events.js';
-import { cancelRun, executeStrategy, getRun, listRuns, queueInfo } from '../../resolvers/runs.js';
+import { cancelRun, getRun, listRuns, queueInfo, startRun } from '../../resolvers/runs.js';
 import { listStrategies } from '../../resolvers/strategies.js';
 import type { RunRecord } from '../../db/runs.js';
 import { signStreamTicket } from '../../auth/credentials.js';
@@ -21,6 +21,8 @@ import {
   ErrorBody,
   EventsPage,
   EventsQuery,
+  ExecuteHeaders,
+  ExecuteReplayResponse,
   ExecuteRequest,
   ExecuteResponse,
   refusals,
@@ -101,12 +103,30 @@ export async function restRoutes(
       summary: 'Queue a run',
       description: 'Parameters are validated against the strategy’s schema (defaults applied) before anything is queued.',
       body: ExecuteRequest,
-      response: { 202: ExecuteResponse, 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody, ...refusals },
+      headers: ExecuteHeaders,
+      response: {
+        200: ExecuteReplayResponse.describe('Idempotency-Key seen before: the run it started, nothing new queued.'),
+        202: ExecuteResponse,
+        400: ErrorBody,
+        404: ErrorBody,
+        409: ErrorBody.describe('Idempotency-Key already used for another request.'),
+        413: ErrorBody,
+        415: ErrorBody,
+        429: ErrorBody,
+        503: ErrorBody,
+        ...refusals,
+      },
     },
   }, async (request, reply) => {
-    const run = await executeStrategy(requestContext(ctx, request), request.body);
+    const { run, replayed } = await startRun(
+      requestContext(ctx, request),
+      { ...request.body, idempotencyKey: request.headers['idempotency-key'] },
+      'Idempotency-Key',
+    );
     const urls = runUrls(run.id, signStreamTicket(streamKey, run.id));
-    return reply.code(202).header('location', urls.status_url).send({ run_id: run.id, status: 'queued', ...urls });
+    reply.header('location', urls.status_url);
+    if (replayed) return reply.code(200).header('idempotent-replayed', 'true').send({ run_id: run.id, status: toWireStatus(run.status), ...urls });
+    return reply.code(202).send({ run_id: run.id, status: 'queued', ...urls });
   });
 
   app.get('/api/strategies/sse/:run_id', {

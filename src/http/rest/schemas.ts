@@ -57,6 +57,26 @@ export const ExecuteResponse = z
   })
   .meta({ id: 'ExecuteResponse' });
 
+/** A replay of an idempotent execute: the run the key started, as it is now. */
+export const ExecuteReplayResponse = z
+  .object({
+    run_id: z.uuid(),
+    status: z.enum(WIRE_STATUSES).describe('The run’s status now.'),
+    sse_url: z.string().describe('Relative to this server.'),
+    status_url: z.string().describe('Relative to this server.'),
+  })
+  .meta({ id: 'ExecuteReplayResponse' });
+
+export const ExecuteHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x20-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .describe(
+      'Retry safely: within 24 h the same key (from the same caller) answers 200 with the run it first started and queues nothing; the same key with another strategy or parameters is a 409.',
+    ),
+});
+
 export const RunError = z.object({
   code: z.string().describe('EXIT_CODE, TIMEOUT, INTERRUPTED, SPAWN_FAILED, RUNNER_ERROR'),
   message: z.string(),

@@ -66,7 +66,7 @@ builder.subscriptionField('runEvents', (t) =>
     args: { runId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
     subscribe: async (_root, args, ctx) => {
       const stream = await watchRunEvents(ctx, { runId: String(args.runId), afterSeq: args.afterSeq });
-      return guardSubscription(stream.events, ctx.log);
+      return guardSubscription(stream.events, ctx.log, ctx.metrics);
     },
     resolve: (value) => unwrapStreamValue(value),
   }),

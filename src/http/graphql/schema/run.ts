@@ -111,6 +111,10 @@ const ExecuteStrategyInput = builder.inputType('ExecuteStrategyInput', {
   fields: (t) => ({
     strategy: t.string({ required: true }),
     parameters: t.field({ type: 'JSON', description: 'Checked against the strategy’s parametersSchema.' }),
+    idempotencyKey: t.string({
+      description:
+        'Retry safely: within 24 h the same key (from the same caller) returns the run it first started and queues nothing; the same key with other parameters is a CONFLICT.',
+    }),
   }),
 });
 
@@ -133,7 +137,7 @@ builder.subscriptionField('runUpdated', (t) =>
   t.field({
     type: RunType,
     description: 'Every status change of every run.',
-    subscribe: (_root, _args, ctx) => guardSubscription(watchRunUpdates(ctx), ctx.log),
+    subscribe: (_root, _args, ctx) => guardSubscription(watchRunUpdates(ctx), ctx.log, ctx.metrics),
     resolve: (value) => unwrapStreamValue(value),
   }),
 );
