@@ -14,6 +14,7 @@ import { errorBody, HttpError, toErrorReply } from './http-errors.js';
 import { OPENAPI_PATH, restRoutes } from './rest/plugin.js';
 import { SseStreamRegistry } from './rest/sse-stream.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { webApp } from './web-app.js';
 
 /**
  * The HTTP edge: one Fastify server carrying GraphQL (yoga), the REST + SSE routes, health
@@ -80,6 +81,7 @@ export async function createHttpServer(ctx: AppContext, readiness: Readiness): P
   answerOtherMethods(fastify, methodsByPath);
 
   await fastify.register(graphqlRoutes, ctx);
+  await fastify.register(webApp, {});
   return { fastify, streams };
 }
 
