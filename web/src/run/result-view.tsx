@@ -16,7 +16,7 @@ export function ResultView({ result, runId }: { result: unknown; runId: string }
       {table ? <ResultTable name={table.name} rows={table.rows} runId={runId} /> : <p className="muted">No table in this result.</p>}
       <details>
         <summary>Raw JSON</summary>
-        <pre className="json" data-testid="result-json">{JSON.stringify(result, null, 2)}</pre>
+        <pre className="json" data-testid="result-json" tabIndex={0}>{JSON.stringify(result, null, 2)}</pre>
       </details>
       <div className="actions">
         <button type="button" onClick={() => saveFile(`run-${runId}-result.json`, JSON.stringify(result, null, 2), 'application/json')}>

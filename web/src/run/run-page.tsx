@@ -76,10 +76,6 @@ function RunView({ runId }: { runId: string }) {
       <StageTimeline live={live} />
       {status === 'FAILED' && <FailurePanel run={run} live={live} />}
       {status === 'COMPLETED' && (live.result ?? run.result) != null && <ResultView result={live.result ?? run.result} runId={run.id} />}
-      <section className="card" aria-labelledby="params-heading">
-        <h2 id="params-heading">Parameters</h2>
-        <pre className="json">{JSON.stringify(run.parameters, null, 2)}</pre>
-      </section>
       <Suspense fallback={<p role="status">Loading the log viewer…</p>}>
         <LogView
           store={store}
@@ -87,6 +83,14 @@ function RunView({ runId }: { runId: string }) {
           onPermalink={(seq) => void navigate({ to: '/runs/$runId', params: { runId }, search: { line: seq }, replace: true })}
         />
       </Suspense>
+      <details className="card">
+        <summary>
+          <h2 className="inline">Parameters</h2>
+        </summary>
+        <pre className="json" data-testid="run-parameters" tabIndex={0}>
+          {JSON.stringify(run.parameters, null, 2)}
+        </pre>
+      </details>
     </article>
   );
 }
@@ -226,7 +230,7 @@ function FailurePanel({ run, live }: { run: RunDetailFragment; live: LiveState }
       {!!error?.stderrTail?.length && (
         <>
           <h3>Last lines on stderr</h3>
-          <pre className="stderr" data-testid="stderr-tail">
+          <pre className="stderr" data-testid="stderr-tail" tabIndex={0}>
             {error.stderrTail.join('\n')}
           </pre>
         </>
