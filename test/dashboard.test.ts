@@ -187,6 +187,20 @@ describe('the dashboard', () => {
     await expectLogMatchesStorage(slow.id);
   });
 
+  it('reconnects by itself when the connection drops mid-run and resumes without gap or duplicate', async () => {
+    const run = await execute(server.url, 'fixture_steps', { steps: 80, delay_ms: 100 });
+    await open(`/runs/${run.id}`);
+    await expect.poll(progressNow, { timeout: 30_000 }).toBeGreaterThan(15);
+    await expect.poll(() => page.getByTestId('connection').innerText()).toBe('Live');
+    // A real fault: the server drops every open socket (the run goes on).
+    const before = await progressNow();
+    server.app.http.server.closeAllConnections();
+    await expect.poll(progressNow, { timeout: 15_000 }).toBeGreaterThan(before + 5);
+    expect(await page.getByTestId('connection').innerText()).toBe('Live');
+    await expect.poll(() => status().innerText(), { timeout: 30_000 }).toBe('Completed');
+    await expectLogMatchesStorage(run.id);
+  });
+
   it('serves deep links on reload, and keeps the API’s own answers', async () => {
     const [run] = (await gql(server.url, CancelRunDocument, { id: '00000000-0000-0000-0000-000000000000' })).errors ?? [];
     expect(run?.extensions?.code).toBe('NOT_FOUND');

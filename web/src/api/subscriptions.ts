@@ -14,6 +14,9 @@ import { AuthRequiredError, GraphQLRequestError, toRequestError } from './graphq
  */
 
 let client: Client<true> | undefined;
+/** The shared stream is open (graphql-sse's `connected` event, per connection). */
+let streamOpen = false;
+const onStreamOpen = new Set<() => void>();
 
 function sseClient(): Client<true> {
   client ??= createClient({
@@ -22,6 +25,15 @@ function sseClient(): Client<true> {
     lazy: true,
     retryAttempts: 0,
     credentials: 'same-origin',
+    on: {
+      connecting: () => {
+        streamOpen = false;
+      },
+      connected: () => {
+        streamOpen = true;
+        for (const listener of onStreamOpen) listener();
+      },
+    },
   });
   return client;
 }
@@ -54,6 +66,7 @@ export function subscribeResumable<TResult, TVariables>(
   let staleTimer: ReturnType<typeof setTimeout> | undefined;
   let attempt = 0;
   let disconnectedSince: number | undefined;
+  let waitingForOpen: (() => void) | undefined;
 
   const setState = (state: ConnectionState) => handlers.state?.(state);
 
@@ -99,11 +112,18 @@ export function subscribeResumable<TResult, TVariables>(
         },
       },
     );
-    // The stream is open once the server accepted the operation; graphql-sse tells us only
-    // through data, so count a quiet but unbroken second as live too.
-    setTimeout(() => {
-      if (!disposed && !sawData && stop && retry === undefined) markLive();
-    }, 1000);
+    // Live as soon as the shared stream is open (already, or when it opens).
+    if (waitingForOpen) onStreamOpen.delete(waitingForOpen);
+    const opened = () => {
+      onStreamOpen.delete(opened);
+      waitingForOpen = undefined;
+      if (!disposed && retry === undefined) markLive();
+    };
+    if (streamOpen) queueMicrotask(opened);
+    else {
+      waitingForOpen = opened;
+      onStreamOpen.add(opened);
+    }
   };
 
   const markLive = () => {
@@ -139,6 +159,7 @@ export function subscribeResumable<TResult, TVariables>(
   connect();
   return () => {
     disposed = true;
+    if (waitingForOpen) onStreamOpen.delete(waitingForOpen);
     clearTimers();
     if (retry !== undefined) clearTimeout(retry);
     stop?.();

@@ -1,4 +1,3 @@
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { AnsiText } from './ansi-text.js';
 import { saveFile } from './save-file.js';
@@ -9,9 +8,15 @@ import type { LineKind, LogLine, RunEventStore } from './run-event-store.js';
  * opening at the tail and following it while the reader stays at the bottom; scrolled up, a
  * button counts the lines that arrived since. Level filter, text search, a permalink per
  * line (`?line=SEQ`) and a download of the whole log.
+ *
+ * Rows have one fixed height, so the window of rows in view is plain arithmetic on the scroll
+ * position: O(rows in view) per frame. (@tanstack/react-virtual rebuilds a measurement object
+ * per item whenever the count changes, i.e. on every batch of a live run: 100,000 objects per
+ * frame at the log's limit.)
  */
 
 const ROW_HEIGHT = 20;
+const OVERSCAN = 20;
 
 type Filter = 'all' | 'logs' | 'problems' | 'progress';
 
@@ -40,12 +45,9 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
   const [unseen, setUnseen] = useState(0);
   const countWhenUnpinned = useRef(0);
 
-  const virtualizer = useVirtualizer({
-    count: lines.length,
-    getScrollElement: () => scroller.current,
-    estimateSize: () => ROW_HEIGHT,
-    overscan: 20,
-  });
+  const [view, setView] = useState({ top: 0, height: 420 });
+  const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(lines.length, Math.ceil((view.top + view.height) / ROW_HEIGHT) + OVERSCAN);
 
   const scrollToEnd = useCallback(() => {
     const element = scroller.current;
@@ -61,17 +63,19 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
   // A permalink opens at its line.
   const jumped = useRef(false);
   useEffect(() => {
-    if (highlight === undefined || jumped.current) return;
+    const element = scroller.current;
+    if (highlight === undefined || jumped.current || !element) return;
     const index = lines.findIndex((line) => line.seq === highlight);
     if (index >= 0) {
       jumped.current = true;
-      virtualizer.scrollToIndex(index, { align: 'center' });
+      element.scrollTop = Math.max(0, index * ROW_HEIGHT - element.clientHeight / 2);
     }
-  }, [highlight, lines, virtualizer]);
+  }, [highlight, lines, version]);
 
   const onScroll = () => {
     const element = scroller.current;
     if (!element) return;
+    setView({ top: element.scrollTop, height: element.clientHeight });
     const atBottom = element.scrollTop + element.clientHeight >= element.scrollHeight - ROW_HEIGHT * 1.5;
     if (atBottom && !pinned.current) {
       pinned.current = true;
@@ -110,15 +114,14 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
       </div>
       <div className="log-frame">
         <div ref={scroller} className="log" role="log" aria-label="Run log" tabIndex={0} onScroll={onScroll}>
-          <div className="log-inner" style={{ height: virtualizer.getTotalSize() }}>
-            {virtualizer.getVirtualItems().map((item) => {
-              const line = lines[item.index]!;
+          <div className="log-inner" style={{ height: lines.length * ROW_HEIGHT }}>
+            {lines.slice(first, last).map((line, offset) => {
               return (
                 <div
                   key={line.seq}
                   className={`log-line kind-${line.kind}${line.seq === highlight ? ' highlighted' : ''}`}
                   data-seq={line.seq}
-                  style={{ transform: `translateY(${item.start}px)` }}
+                  style={{ transform: `translateY(${(first + offset) * ROW_HEIGHT}px)` }}
                 >
                   <a
                     className="log-seq"
