@@ -17,6 +17,7 @@
  * Prints Markdown; writes bench/results/dashboard.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -48,6 +49,8 @@ interface LiveFigures {
   longestTaskMs: number;
   followsTail: boolean;
   renderedRows: number;
+  /** Log lines shown per second, first batch to last. */
+  linesPerSecond: number;
   /** Long tasks before the first batch (loading and starting the app), ms each. */
   loadLongTasks: number[];
 }
@@ -122,6 +125,7 @@ async function watchLive(browser: Browser, server: BenchServer): Promise<LiveFig
     const log = document.querySelector<HTMLElement>('[role="log"]')!;
     return {
       batchMs: batches.map((entry) => entry.duration),
+      streamedMs: batches.length ? batches.at(-1)!.startTime - batches[0]!.startTime : 0,
       eventsPerBatch: batches.map((entry) => (entry.detail as { events: number }).events),
       longTasks: tasks.filter((task) => task.start + task.duration >= firstBatch).map((task) => task.duration),
       loadTasks: tasks.filter((task) => task.start + task.duration < firstBatch).map((task) => task.duration),
@@ -141,6 +145,7 @@ async function watchLive(browser: Browser, server: BenchServer): Promise<LiveFig
     longestTaskMs: Math.max(0, ...figures.longTasks),
     followsTail: figures.atBottom && figures.lastRowSeq === expected.events,
     renderedRows: figures.renderedRows,
+    linesPerSecond: figures.streamedMs ? (expected.lines / figures.streamedMs) * 1000 : 0,
     loadLongTasks: figures.loadTasks,
   };
 }
@@ -191,6 +196,7 @@ function initialJavaScriptGzip(): { files: string[]; bytes: number } {
   return { files, bytes: files.reduce((sum, file) => sum + gzipSync(readFileSync(path.join(dist, file)), { level: 9 }).length, 0) };
 }
 
+const loadStart = os.loadavg();
 const server = await startBenchServer();
 const browser = await launchChromium();
 try {
@@ -239,11 +245,13 @@ try {
   const md = [
     `### Dashboard in Chromium ${browser.version()} — \`${command}\``,
     '',
+    `Load average at the start / end: ${loadStart.map((l) => l.toFixed(2)).join(' ')} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} cores, shared).`,
+    '',
     `#### Live flood: \`fixture_flood\` {"lines":${LINES}} watched on its run page (${RUNS} runs, ${live[0]!.events} events, ${live[0]!.lines} log lines each)`,
     '',
-    '| run | batches | events/batch p50 / max | batch ms p50 / p95 / max | long tasks (≥50 ms) while streaming | ≥100 ms | longest task ms | long tasks loading the app (ms) | log rows in the DOM | follows the tail |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...live.map((f, i) => `| ${i + 1} | ${f.batches.n} | ${f.eventsPerBatch.p50} / ${f.eventsPerBatch.max} | ${round(f.batches.p50, 1)} / ${round(f.batches.p95, 1)} / ${round(f.batches.max, 1)} | ${f.longTasks} | ${f.longTasksOver100} | ${round(f.longestTaskMs, 0)} | ${f.loadLongTasks.map((ms) => round(ms, 0)).join(', ') || '–'} | ${f.renderedRows} of ${f.lines} | ${f.followsTail ? 'yes' : 'NO'} |`),
+    '| run | batches | events/batch p50 / max | batch ms p50 / p95 / max | long tasks (≥50 ms) while streaming | ≥100 ms | longest task ms | long tasks loading the app (ms) | log lines/s shown | log rows in the DOM | follows the tail |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...live.map((f, i) => `| ${i + 1} | ${f.batches.n} | ${f.eventsPerBatch.p50} / ${f.eventsPerBatch.max} | ${round(f.batches.p50, 1)} / ${round(f.batches.p95, 1)} / ${round(f.batches.max, 1)} | ${f.longTasks} | ${f.longTasksOver100} | ${round(f.longestTaskMs, 0)} | ${f.loadLongTasks.map((ms) => round(ms, 0)).join(', ') || '–'} | ${Math.round(f.linesPerSecond)} | ${f.renderedRows} of ${f.lines} | ${f.followsTail ? 'yes' : 'NO'} |`),
     '',
     `Median of the runs' batch p95: ${round(median(batchP95), 1)} ms (budget 100 ms); long tasks ≥100 ms over all runs: ${all((f) => [f.longTasksOver100]).reduce((a, b) => a + b, 0)}.`,
     '',

@@ -143,8 +143,8 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.waitForURL(/\/runs\//);
     await expect.poll(() => status().innerText(), { timeout: 30_000 }).toBe('Failed');
-    expect(await page.getByTestId('run-error').innerText()).toMatch(/EXIT_CODE.*exit code 3/s);
-    expect(await page.getByTestId('stderr-tail').innerText()).toContain('stderr line 5 of 5\nexiting with code 3');
+    await expect.poll(() => page.getByTestId('run-error').innerText()).toMatch(/EXIT_CODE.*exit code 3/s);
+    await expect.poll(() => page.getByTestId('stderr-tail').innerText()).toContain('stderr line 5 of 5\nexiting with code 3');
     const log = page.getByRole('log', { name: 'Run log' });
     expect(await log.innerText()).toContain('stderr line 1 of 5');
     await expectLogMatchesStorage(runIdFromUrl());
@@ -193,9 +193,17 @@ describe('the dashboard', () => {
     await expect.poll(progressNow, { timeout: 30_000 }).toBeGreaterThan(15);
     await expect.poll(() => page.getByTestId('connection').innerText()).toBe('Live');
     // A real fault: the server drops every open socket (the run goes on).
+    await page.evaluate(() => {
+      const badge = document.querySelector('[data-testid="connection"]')!;
+      const seen = [badge.textContent];
+      (window as unknown as { __connection: unknown[] }).__connection = seen;
+      new MutationObserver(() => seen.push(badge.textContent)).observe(badge, { subtree: true, childList: true, characterData: true });
+    });
     const before = await progressNow();
     server.app.http.server.closeAllConnections();
     await expect.poll(progressNow, { timeout: 15_000 }).toBeGreaterThan(before + 5);
+    // It noticed, said so, and came back.
+    expect(await page.evaluate(() => (window as unknown as { __connection: string[] }).__connection)).toEqual(['Live', 'Reconnecting…', 'Live']);
     expect(await page.getByTestId('connection').innerText()).toBe('Live');
     await expect.poll(() => status().innerText(), { timeout: 30_000 }).toBe('Completed');
     await expectLogMatchesStorage(run.id);

@@ -6,6 +6,8 @@ import { subscribeResumable, type ConnectionState } from '../api/subscriptions.j
 import { CancelDocument, RunsDocument, StrategiesDocument, WatchRunsDocument, type RunStatus, type RunSummaryFragment } from '../gql/graphql.js';
 import { ConnectionBadge } from '../ui/connection-badge.js';
 import { formatDuration, formatTime, statusLabel } from '../ui/format.js';
+import { useNow } from '../ui/use-now.js';
+import { estimateStarts } from './estimate-start.js';
 import { LiveProgress } from './live-progress.js';
 
 const route = getRouteApi('/runs');
@@ -50,6 +52,8 @@ export function RunsPage() {
   const runningRuns = running.data?.runs.nodes ?? [];
   const activeIds = new Set([...queuedRuns, ...runningRuns].map((run) => run.id));
   const selectedActive = [...selected].filter((id) => activeIds.has(id));
+  const now = useNow(1000);
+  const starts = estimateStarts(runningRuns, queuedRuns, finished.data?.runs.nodes ?? [], now);
 
   return (
     <div className="runs-page">
@@ -115,14 +119,18 @@ export function RunsPage() {
             empty="The queue is empty."
             selected={selected}
             onSelect={toggle}
-            columns={['Run', 'Strategy', 'Position', 'Waiting because', 'Queued at']}
-            cells={(run) => [
-              <span key="q" data-testid="queue-position">
-                {run.queuePosition ?? '–'}
-              </span>,
-              run.waitReason ?? '–',
-              formatTime(run.createdAt),
-            ]}
+            columns={['Run', 'Strategy', 'Position', 'Waiting because', 'Estimated start', 'Queued at']}
+            cells={(run) => {
+              const start = starts.get(run.id);
+              return [
+                <span key="q" data-testid="queue-position">
+                  {run.queuePosition ?? '–'}
+                </span>,
+                run.waitReason ?? '–',
+                start === undefined ? 'unknown' : start < 1000 ? 'any moment' : `in about ${formatDuration(start)}`,
+                formatTime(run.createdAt),
+              ];
+            }}
           />
         </section>
       )}

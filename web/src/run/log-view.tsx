@@ -17,6 +17,8 @@ import type { LineKind, LogLine, RunEventStore } from './run-event-store.js';
 
 const ROW_HEIGHT = 20;
 const OVERSCAN = 20;
+const MAX_HEIGHT = 420;
+const MIN_HEIGHT = 120;
 
 type Filter = 'all' | 'logs' | 'problems' | 'progress';
 
@@ -45,7 +47,7 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
   const [unseen, setUnseen] = useState(0);
   const countWhenUnpinned = useRef(0);
 
-  const [view, setView] = useState({ top: 0, height: 420 });
+  const [view, setView] = useState({ top: 0, height: MAX_HEIGHT });
   const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(lines.length, Math.ceil((view.top + view.height) / ROW_HEIGHT) + OVERSCAN);
 
@@ -113,7 +115,16 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
         </button>
       </div>
       <div className="log-frame">
-        <div ref={scroller} className="log" role="log" aria-label="Run log" tabIndex={0} onScroll={onScroll}>
+        <div
+          ref={scroller}
+          className="log"
+          role="log"
+          aria-label="Run log"
+          tabIndex={0}
+          onScroll={onScroll}
+          // Grows with a short log, up to its full height.
+          style={{ height: Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, lines.length * ROW_HEIGHT + 16)) }}
+        >
           <div className="log-inner" style={{ height: lines.length * ROW_HEIGHT }}>
             {lines.slice(first, last).map((line, offset) => {
               return (

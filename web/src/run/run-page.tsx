@@ -219,13 +219,15 @@ function StageTimeline({ live }: { live: LiveState }) {
 }
 
 function FailurePanel({ run, live }: { run: RunDetailFragment; live: LiveState }) {
+  // The live status event says it first; the stored row catches up a moment later.
   const error = run.error ?? live.error;
+  const exitCode = run.exitCode ?? live.exitCode;
   return (
     <section className="card failure" aria-labelledby="error-heading">
       <h2 id="error-heading">Error</h2>
       <p data-testid="run-error">
         <strong>{error?.code ?? 'FAILED'}</strong>: {error?.message ?? 'The run failed.'}
-        {run.exitCode != null && <> (exit code {run.exitCode})</>}
+        {exitCode != null && <> (exit code {exitCode})</>}
       </p>
       {!!error?.stderrTail?.length && (
         <>

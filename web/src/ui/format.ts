@@ -12,6 +12,8 @@ export function formatDuration(ms: number): string {
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '–';
   const date = new Date(iso);
+  // Today's times without the date: the lists are read at a glance.
+  if (date.toDateString() === new Date().toDateString()) return date.toLocaleTimeString();
   return date.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 }
 
