@@ -13,7 +13,7 @@ interface Progress {
  * A running run's progress in the queue view, live: its events from the list's `lastSeq` on,
  * keeping only the newest progress and showing it at most once per animation frame.
  */
-export function LiveProgress({ run }: { run: RunSummaryFragment }) {
+export function LiveProgress({ run, onProgress }: { run: RunSummaryFragment; onProgress?(runId: string, percent: number): void }) {
   const [progress, setProgress] = useState<Progress>({ percent: run.progressPercent ?? 0, stage: run.stage ?? undefined });
   // Where the list's snapshot left off; later list refreshes don't restart the stream.
   const startSeq = useRef(run.lastSeq);
@@ -31,6 +31,7 @@ export function LiveProgress({ run }: { run: RunSummaryFragment }) {
         afterSeq = event.seq;
         if (event.eventType !== 'PROGRESS' || event.progressPercent == null) return;
         latest = { percent: event.progressPercent, stage: event.stage ?? latest?.stage, item: event.currentItem ?? undefined };
+        onProgress?.(run.id, event.progressPercent);
         frame ??= requestAnimationFrame(show);
       },
     });
@@ -38,7 +39,7 @@ export function LiveProgress({ run }: { run: RunSummaryFragment }) {
       stop();
       if (frame !== undefined) cancelAnimationFrame(frame);
     };
-  }, [run.id]);
+  }, [run.id, onProgress]);
   return (
     <div className="mini-progress">
       <div

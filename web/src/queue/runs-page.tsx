@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { request } from '../api/graphql-client.js';
 import { subscribeResumable, type ConnectionState } from '../api/subscriptions.js';
 import { CancelDocument, RunsDocument, StrategiesDocument, WatchRunsDocument, type RunStatus, type RunSummaryFragment } from '../gql/graphql.js';
@@ -52,8 +52,16 @@ export function RunsPage() {
   const runningRuns = running.data?.runs.nodes ?? [];
   const activeIds = new Set([...queuedRuns, ...runningRuns].map((run) => run.id));
   const selectedActive = [...selected].filter((id) => activeIds.has(id));
+  // The running runs' live progress (newer than the list's snapshot) feeds the estimates.
+  const liveProgress = useRef(new Map<string, number>());
+  const onProgress = useCallback((runId: string, percent: number) => void liveProgress.current.set(runId, percent), []);
   const now = useNow(1000);
-  const starts = estimateStarts(runningRuns, queuedRuns, finished.data?.runs.nodes ?? [], now);
+  const starts = estimateStarts(
+    runningRuns.map((run) => ({ ...run, progressPercent: liveProgress.current.get(run.id) ?? run.progressPercent })),
+    queuedRuns,
+    finished.data?.runs.nodes ?? [],
+    now,
+  );
 
   return (
     <div className="runs-page">
@@ -101,7 +109,7 @@ export function RunsPage() {
             columns={['Run', 'Strategy', 'Status', 'Progress', 'Started', 'Elapsed']}
             cells={(run) => [
               <StatusBadge key="s" status={run.status} />,
-              <LiveProgress key="p" run={run} />,
+              <LiveProgress key="p" run={run} onProgress={onProgress} />,
               formatTime(run.startedAt),
               <Elapsed key="e" since={run.startedAt} />,
             ]}

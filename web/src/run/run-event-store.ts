@@ -50,6 +50,9 @@ export interface LiveState {
 /** Lines kept in memory; older ones are dropped from the page (the download has them all). */
 export const MAX_LINES = 100_000;
 
+/** Work per frame before the rest of a batch waits for the next one. */
+const FRAME_BUDGET_MS = 8;
+
 const TERMINAL: ReadonlySet<string> = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 export function isTerminal(status: string | undefined | null): boolean {
@@ -72,6 +75,8 @@ export class RunEventStore {
   lastBatchSize = 0;
 
   private pending: RunEvent[] = [];
+  /** How many of `pending` are already applied (a batch cut short by the frame budget). */
+  private applied = 0;
   private frame: number | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly listeners = new Set<() => void>();
@@ -99,9 +104,12 @@ export class RunEventStore {
 
   getVersion = (): number => this.version;
 
-  /** Applies what is waiting now; no frame is left scheduled. */
+  /** Leaves no frame or timer scheduled (the page is going away). */
   dispose(): void {
-    this.flush();
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.frame = undefined;
+    this.timer = undefined;
   }
 
   private schedule(): void {
@@ -111,26 +119,41 @@ export class RunEventStore {
     this.timer = setTimeout(this.flush, 100);
   }
 
-  /** Applies every waiting event, then notifies once. */
+  /**
+   * Applies the waiting events, then notifies once. A batch stops after FRAME_BUDGET_MS of
+   * work (checked every few events) and leaves the rest to the next frame, so a flood never
+   * turns into one long task, however many events arrived at once.
+   */
   flush = (): void => {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.frame = undefined;
     this.timer = undefined;
-    const batch = this.pending;
-    if (!batch.length) return;
-    this.pending = [];
+    if (this.applied >= this.pending.length) return;
     const started = performance.now();
     this.flushStartedAt = started;
-    for (const event of batch) this.apply(event);
-    this.lastBatchSize = batch.length;
+    const from = this.applied;
+    let index = from;
+    while (index < this.pending.length) {
+      this.apply(this.pending[index]!);
+      index += 1;
+      if ((index - from) % 64 === 0 && performance.now() - started > FRAME_BUDGET_MS) break;
+    }
+    this.lastBatchSize = index - from;
+    if (index >= this.pending.length) {
+      this.pending = [];
+      this.applied = 0;
+    } else {
+      this.applied = index;
+      this.schedule();
+    }
     if (this.lines.length > MAX_LINES) {
       const extra = this.lines.length - MAX_LINES;
       this.lines.splice(0, extra);
       this.droppedLines += extra;
     }
     this.version += 1;
-    performance.measure('dashboard:apply', { start: started, detail: { events: batch.length } });
+    performance.measure('dashboard:apply', { start: started, detail: { events: this.lastBatchSize } });
     for (const listener of this.listeners) listener();
   };
 
