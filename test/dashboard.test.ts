@@ -115,6 +115,7 @@ describe('the dashboard', () => {
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     await expectLogMatchesStorage(runId);
     await page.screenshot({ path: '/tmp/dashboard-run-completed.png', fullPage: true });
+    await page.screenshot({ path: '/tmp/dashboard-run-completed-top.png' }); // the README's picture
     await scan('run (completed)');
   });
 
@@ -258,6 +259,8 @@ describe('the dashboard', () => {
     await expect.poll(() => queued.locator('tbody tr').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.runId))).toEqual([second.id, third.id]);
     expect(await queued.getByTestId('queue-position').allInnerTexts()).toEqual(['1', '2']);
     expect(await queued.locator('tbody tr').first().innerText()).toMatch(/MAX_CONCURRENT_RUNS|slot|running/i);
+    // Estimated from the running run's progress and the finished fixture_steps runs' durations.
+    await expect.poll(() => queued.getByTestId('estimated-start').allInnerTexts(), { timeout: 10_000 }).toEqual([expect.stringMatching(/^in about \d+:\d\d$/), expect.stringMatching(/^in about \d+:\d\d$/)]);
     await page.screenshot({ path: '/tmp/dashboard-runs.png', fullPage: true });
     await scan('runs');
 

@@ -135,7 +135,9 @@ export function RunsPage() {
                   {run.queuePosition ?? '–'}
                 </span>,
                 run.waitReason ?? '–',
-                start === undefined ? 'unknown' : start < 1000 ? 'any moment' : `in about ${formatDuration(start)}`,
+                <span key="e" data-testid="estimated-start">
+                  {start === undefined ? 'unknown' : start < 1000 ? 'any moment' : `in about ${formatDuration(start)}`}
+                </span>,
                 formatTime(run.createdAt),
               ];
             }}
