@@ -117,6 +117,13 @@ describe('the dashboard', () => {
     await page.screenshot({ path: '/tmp/dashboard-run-completed.png', fullPage: true });
     await page.screenshot({ path: '/tmp/dashboard-run-completed-top.png' }); // the README's picture
     await scan('run (completed)');
+
+    // Clone and edit: the form again, with this run's parameters.
+    await page.getByRole('link', { name: 'Clone and edit' }).click();
+    await page.waitForURL((url) => url.pathname === '/' && url.searchParams.get('from') === runId);
+    expect(await form.getByLabel('universe', { exact: true }).inputValue()).toBe('dow30');
+    expect(await form.getByLabel('require_uptrend', { exact: true }).isChecked()).toBe(false);
+    expect(await form.getByLabel('fetch_latency_ms', { exact: true }).inputValue()).toBe('120');
   });
 
   it('shows the server’s validation errors on the matching fields', async () => {
@@ -148,9 +155,15 @@ describe('the dashboard', () => {
     await expect.poll(() => page.getByTestId('stderr-tail').innerText()).toContain('stderr line 5 of 5\nexiting with code 3');
     const log = page.getByRole('log', { name: 'Run log' });
     expect(await log.innerText()).toContain('stderr line 1 of 5');
-    await expectLogMatchesStorage(runIdFromUrl());
+    const failedId = runIdFromUrl();
+    await expectLogMatchesStorage(failedId);
     await page.screenshot({ path: '/tmp/dashboard-run-failed.png', fullPage: true });
     await scan('run (failed)');
+
+    // Re-run: the same parameters, a new run, its own page.
+    await page.getByRole('button', { name: 'Re-run' }).click();
+    await page.waitForURL((url) => url.pathname.startsWith('/runs/') && !url.pathname.endsWith(failedId));
+    await expect.poll(() => status().innerText(), { timeout: 30_000 }).toBe('Failed');
 
     const mixed = await execute(server.url, 'fixture_bad_output');
     await open(`/runs/${mixed.id}`);

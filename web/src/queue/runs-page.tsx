@@ -309,4 +309,3 @@ function Elapsed({ since }: { since: string | null }) {
   return <>{since ? formatDuration(now - Date.parse(since)) : '–'}</>;
 }
 
-export { FINISHED };

@@ -7,7 +7,7 @@ import { ConnectionBadge } from '../ui/connection-badge.js';
 import { formatDuration, formatPercent, formatTime, statusLabel } from '../ui/format.js';
 import { useNow } from '../ui/use-now.js';
 import { ResultView } from './result-view.js';
-import { isTerminal, type LiveState, type RunEventStore } from './run-event-store.js';
+import { isTerminal, type LiveState } from './run-event-store.js';
 import { useRunEvents } from './use-run-events.js';
 
 const LogView = lazy(() => import('./log-view.js'));
@@ -256,4 +256,3 @@ function useFinishNotice(number: number | undefined, status: string | undefined)
   return notice;
 }
 
-export type { RunEventStore };
