@@ -1,6 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { createRootRoute, createRoute, createRouter, Link, Outlet } from '@tanstack/react-router';
-import { useEffect, useState } from 'react';
+import { Fragment, useEffect, useState } from 'react';
 import { onAuthRequired } from './api/graphql-client.js';
 import { SignIn } from './auth/sign-in.js';
 import { LaunchPage } from './launch/launch-page.js';
@@ -15,6 +15,8 @@ import { RunPage } from './run/run-page.js';
 function Shell() {
   const queryClient = useQueryClient();
   const [signInNeeded, setSignInNeeded] = useState(false);
+  // Bumped on sign-in: the page mounts afresh, so its subscriptions (stopped by the 401) restart.
+  const [session, setSession] = useState(0);
   useEffect(() => onAuthRequired(() => setSignInNeeded(true)), []);
   return (
     <>
@@ -38,11 +40,14 @@ function Shell() {
           <SignIn
             onSignedIn={() => {
               setSignInNeeded(false);
+              setSession((n) => n + 1);
               void queryClient.invalidateQueries();
             }}
           />
         ) : (
-          <Outlet />
+          <Fragment key={session}>
+            <Outlet />
+          </Fragment>
         )}
       </main>
     </>
