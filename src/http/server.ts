@@ -17,6 +17,7 @@ import { errorBody, HttpError, toErrorReply } from './http-errors.js';
 import { OPENAPI_PATH, restRoutes } from './rest/plugin.js';
 import { SseStreamRegistry } from './rest/sse-stream.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { webApp } from './web-app.js';
 
 /**
  * The HTTP edge: one Fastify server carrying GraphQL (yoga), the REST + SSE routes, health
@@ -89,6 +90,7 @@ export async function createHttpServer(ctx: AppContext, readiness: Readiness, st
   answerOtherMethods(fastify, methodsByPath);
 
   await fastify.register(graphqlRoutes, ctx);
+  await fastify.register(webApp, {});
   return { fastify, streams };
 }
 

@@ -1,0 +1,32 @@
+/* eslint-disable */
+import * as types from './graphql.js';
+
+
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "fragment RunSummary on Run {\n  id\n  number\n  strategy\n  status\n  progressPercent\n  stage\n  message\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  waitReason\n  lastSeq\n  error {\n    code\n    message\n  }\n}\n\nfragment RunDetail on Run {\n  ...RunSummary\n  parameters\n  exitCode\n  result\n  timeoutSeconds\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nfragment RunEventFields on RunEvent {\n  seq\n  eventType\n  timestamp\n  stage\n  progressPercent\n  currentItem\n  totalItems\n  completedItems\n  message\n  metrics\n  status\n  level\n  data\n  exitCode\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nquery Strategies {\n  strategies {\n    name\n    description\n    parametersSchema\n    timeoutSeconds\n  }\n}\n\nquery RunDetail($id: ID!) {\n  run(id: $id) {\n    ...RunDetail\n  }\n}\n\nquery RunParameters($id: ID!) {\n  run(id: $id) {\n    id\n    strategy\n    parameters\n  }\n}\n\nquery Runs($status: [RunStatus!], $strategy: String, $first: Int, $after: String) {\n  runs(status: $status, strategy: $strategy, first: $first, after: $after) {\n    nodes {\n      ...RunSummary\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nquery RunEventsPage($id: ID!, $afterSeq: Int, $first: Int) {\n  run(id: $id) {\n    id\n    events(afterSeq: $afterSeq, first: $first) {\n      ...RunEventFields\n    }\n  }\n}\n\nmutation Execute($input: ExecuteStrategyInput!) {\n  executeStrategy(input: $input) {\n    ...RunSummary\n  }\n}\n\nmutation Cancel($id: ID!) {\n  cancelRun(id: $id) {\n    ...RunSummary\n  }\n}\n\nsubscription WatchRunEvents($runId: ID!, $afterSeq: Int) {\n  runEvents(runId: $runId, afterSeq: $afterSeq) {\n    ...RunEventFields\n  }\n}\n\nsubscription WatchRuns {\n  runUpdated {\n    ...RunSummary\n  }\n}": typeof types.RunSummaryFragmentDoc,
+};
+const documents: Documents = {
+    "fragment RunSummary on Run {\n  id\n  number\n  strategy\n  status\n  progressPercent\n  stage\n  message\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  waitReason\n  lastSeq\n  error {\n    code\n    message\n  }\n}\n\nfragment RunDetail on Run {\n  ...RunSummary\n  parameters\n  exitCode\n  result\n  timeoutSeconds\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nfragment RunEventFields on RunEvent {\n  seq\n  eventType\n  timestamp\n  stage\n  progressPercent\n  currentItem\n  totalItems\n  completedItems\n  message\n  metrics\n  status\n  level\n  data\n  exitCode\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nquery Strategies {\n  strategies {\n    name\n    description\n    parametersSchema\n    timeoutSeconds\n  }\n}\n\nquery RunDetail($id: ID!) {\n  run(id: $id) {\n    ...RunDetail\n  }\n}\n\nquery RunParameters($id: ID!) {\n  run(id: $id) {\n    id\n    strategy\n    parameters\n  }\n}\n\nquery Runs($status: [RunStatus!], $strategy: String, $first: Int, $after: String) {\n  runs(status: $status, strategy: $strategy, first: $first, after: $after) {\n    nodes {\n      ...RunSummary\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nquery RunEventsPage($id: ID!, $afterSeq: Int, $first: Int) {\n  run(id: $id) {\n    id\n    events(afterSeq: $afterSeq, first: $first) {\n      ...RunEventFields\n    }\n  }\n}\n\nmutation Execute($input: ExecuteStrategyInput!) {\n  executeStrategy(input: $input) {\n    ...RunSummary\n  }\n}\n\nmutation Cancel($id: ID!) {\n  cancelRun(id: $id) {\n    ...RunSummary\n  }\n}\n\nsubscription WatchRunEvents($runId: ID!, $afterSeq: Int) {\n  runEvents(runId: $runId, afterSeq: $afterSeq) {\n    ...RunEventFields\n  }\n}\n\nsubscription WatchRuns {\n  runUpdated {\n    ...RunSummary\n  }\n}": types.RunSummaryFragmentDoc,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "fragment RunSummary on Run {\n  id\n  number\n  strategy\n  status\n  progressPercent\n  stage\n  message\n  createdAt\n  startedAt\n  finishedAt\n  queuePosition\n  waitReason\n  lastSeq\n  error {\n    code\n    message\n  }\n}\n\nfragment RunDetail on Run {\n  ...RunSummary\n  parameters\n  exitCode\n  result\n  timeoutSeconds\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nfragment RunEventFields on RunEvent {\n  seq\n  eventType\n  timestamp\n  stage\n  progressPercent\n  currentItem\n  totalItems\n  completedItems\n  message\n  metrics\n  status\n  level\n  data\n  exitCode\n  error {\n    code\n    message\n    stderrTail\n  }\n}\n\nquery Strategies {\n  strategies {\n    name\n    description\n    parametersSchema\n    timeoutSeconds\n  }\n}\n\nquery RunDetail($id: ID!) {\n  run(id: $id) {\n    ...RunDetail\n  }\n}\n\nquery RunParameters($id: ID!) {\n  run(id: $id) {\n    id\n    strategy\n    parameters\n  }\n}\n\nquery Runs($status: [RunStatus!], $strategy: String, $first: Int, $after: String) {\n  runs(status: $status, strategy: $strategy, first: $first, after: $after) {\n    nodes {\n      ...RunSummary\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}\n\nquery RunEventsPage($id: ID!, $afterSeq: Int, $first: Int) {\n  run(id: $id) {\n    id\n    events(afterSeq: $afterSeq, first: $first) {\n      ...RunEventFields\n    }\n  }\n}\n\nmutation Execute($input: ExecuteStrategyInput!) {\n  executeStrategy(input: $input) {\n    ...RunSummary\n  }\n}\n\nmutation Cancel($id: ID!) {\n  cancelRun(id: $id) {\n    ...RunSummary\n  }\n}\n\nsubscription WatchRunEvents($runId: ID!, $afterSeq: Int) {\n  runEvents(runId: $runId, afterSeq: $afterSeq) {\n    ...RunEventFields\n  }\n}\n\nsubscription WatchRuns {\n  runUpdated {\n    ...RunSummary\n  }\n}"): typeof import('./graphql.js').RunSummaryFragmentDoc;
+
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
