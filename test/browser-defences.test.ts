@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql } from './helpers/graphql.js';
+import { waitForStatus } from './helpers/runs.js';
 import { api } from './helpers/rest.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { createToken, tokenCli } from './helpers/tokens.js';
@@ -124,13 +125,20 @@ describe('AUTH=off on loopback: no web page may start, cancel or read runs', () 
   });
 
   it('MAX_QUEUED_RUNS: beyond it execute answers 429 RESOURCE_EXHAUSTED on both faces and queues nothing', async () => {
-    // One long run holds the only slot; two more fill the queue.
+    // Nothing left from earlier tests; then one long run holds the only slot and two more fill the queue.
+    const active = async () => (await api(server.url, '/api/strategies/runs?status=queued,running,cancelling')).body.runs.length;
+    await expect.poll(active, { timeout: 30_000 }).toBe(0);
     const long = { strategy: 'fixture_steps', parameters: { steps: 400, delay_ms: 50 } };
-    const started = [];
-    for (let i = 0; i < 3; i += 1) started.push((await api(server.url, '/api/strategies/execute', { json: long })).body.run_id);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const queuedBefore = (await api(server.url, '/api/strategies/runs?status=queued')).body.runs.length;
-    expect(queuedBefore).toBe(2);
+    const first = await api(server.url, '/api/strategies/execute', { json: long });
+    expect(first.status).toBe(202);
+    await waitForStatus(server.url, first.body.run_id, ['RUNNING']);
+    const started = [first.body.run_id];
+    for (let i = 0; i < 2; i += 1) {
+      const queued = await api(server.url, '/api/strategies/execute', { json: long });
+      expect(queued.status).toBe(202);
+      started.push(queued.body.run_id);
+    }
+    expect((await api(server.url, '/api/strategies/runs?status=queued')).body.runs.length).toBe(2);
     const rest = await api(server.url, '/api/strategies/execute', { json: long });
     expect(rest.status).toBe(429);
     expect(rest.body.error).toMatchObject({ code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('MAX_QUEUED_RUNS') });
