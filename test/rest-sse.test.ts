@@ -197,7 +197,8 @@ describe('GET /api/strategies/sse/{run_id}', () => {
     await waitFor(() => (clients.every((c) => c.events.length >= 3) ? true : undefined), 10_000, 'every client to get events');
     expect(server.app.rest.openStreams(runId)).toBe(10);
     expect(server.app.rest.heartbeatTimers()).toBe(10);
-    expect(server.app.ctx.bus.listenerCount()).toBe(baseline + 10);
+    // The ten streams share the run's one bus listener (src/events/run-event-hub.ts).
+    expect(server.app.ctx.bus.listenerCount()).toBe(baseline + 1);
 
     for (const client of clients) client.source.close();
     await waitFor(() => (server.app.rest.openStreams() === 0 ? true : undefined), 5000, 'streams to close');
