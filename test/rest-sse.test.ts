@@ -63,7 +63,8 @@ describe('GET /api/strategies/sse/{run_id}', () => {
     expect(stored[0]).toMatchObject({ event_type: 'status', status: 'queued', run_id: runId });
     expect(stored.at(-1)).toMatchObject({ event_type: 'status', status: 'completed' });
     const progress = stored.filter((e) => e.event_type === 'progress');
-    expect(progress.length).toBeGreaterThan(30);
+    // Coalesced by the reporter (one line per 100 ms, plus each stage's first and last).
+    expect(progress.length).toBeGreaterThanOrEqual(8);
     expect(progress[0]).toEqual(
       expect.objectContaining({ run_id: runId, timestamp: expect.any(String), stage: expect.any(String), progress_percent: expect.any(Number) }),
     );
