@@ -339,6 +339,9 @@ class ProgressReporter:
             self._timer = None
         pending, self._pending = self._pending, None
         if pending is not None:
+            # Stamped when written: nothing newer was reported meanwhile, so it is the state
+            # as of now, and the stamp keeps meaning "when this line left the script".
+            pending["timestamp"] = _utc_now_iso()
             self._write_progress(pending, time.monotonic())
 
     def _arm_timer(self, delay: float) -> None:
