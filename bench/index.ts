@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CpuMeter, type CpuDelta } from './lib/cpu.js';
 import { graphqlSseClient, runCli, standaloneEnv } from './lib/clients.js';
+import { fanoutScenario, idleMemoryScenario, issue10Markdown, startupScenario, type FanoutResult, type IdleMemoryArm, type StartupResult } from './lib/fanout.js';
 import { concurrencyScenario, overheadScenario, pipelineScenario, serviceRun, type ConcurrencyResult, type OverheadResult, type PipelineResult } from './lib/scenarios.js';
 import { ROOT, STRATEGIES_DIR, startBenchServer, type BenchServer } from './lib/server.js';
 import { round, type RatioSummary, type Summary } from './lib/stats.js';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     'concurrent-runs': { type: 'string' },
     'pipeline-steps': { type: 'string' },
     'skip-pipeline': { type: 'boolean', default: false },
+    'skip-fanout': { type: 'boolean', default: false },
     'server-env': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -38,6 +40,7 @@ if (args.help) {
   --concurrent-runs N   runs in the concurrency batch (default 4: twice the cap, so half of them queue)
   --pipeline-steps N    events of the fixture_steps flood (default 20000; quick 5000)
   --skip-pipeline       leave out the event pipeline figures
+  --skip-fanout         leave out fan-out (100 clients vs a bare SSE floor), idle memory and start-up
   --server-env K=V      extra service configuration (repeatable), e.g. EVENT_FLUSH_MS=100
   --out FILE            JSON results (default bench/results/latest.json)
 `);
@@ -63,6 +66,8 @@ const plan = {
   concurrencyParameters: quick ? { universe: 'nasdaq100', fetch_latency_ms: 5 } : { universe: 'sp500', fetch_latency_ms: 5 },
   pipelinePairs: args['skip-pipeline'] ? 0 : quick ? 1 : 2,
   pipelineSteps: positive(args['pipeline-steps'], quick ? 5000 : 20_000, 'pipeline-steps'),
+  // Issue 10's rows beyond the writer (bench/lib/fanout.ts).
+  fanout: args['skip-fanout'] ? undefined : { rounds: quick ? 1 : 3, clients: 100, steps: quick ? 300 : 1000, idleConnections: quick ? 500 : 2000, startupPairs: quick ? 2 : 5 },
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -104,7 +109,9 @@ async function main(): Promise<void> {
     if (at < 1) throw new Error(`--server-env expects KEY=VALUE (got ${pair})`);
     extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS), ...extraEnv });
+  // Thousands of idle streams on one run (section 6) need more than the default 100 per run.
+  const fanoutEnv: Record<string, string> = plan.fanout ? { SSE_MAX_STREAMS_PER_RUN: '100000' } : {};
+  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS), ...fanoutEnv, ...extraEnv });
   const stop = () => {
     log('interrupted: closing the server and dropping the bench database');
     void server.close().finally(() => process.exit(130));
@@ -141,6 +148,18 @@ async function main(): Promise<void> {
       pipeline = await pipelineScenario(server, client, { pairs: plan.pipelinePairs, steps: plan.pipelineSteps, loadavg, meter }, log);
     }
 
+    let fanout: FanoutResult | undefined;
+    let idle: IdleMemoryArm[] | undefined;
+    let startup: StartupResult | undefined;
+    if (plan.fanout) {
+      log(`5. fan-out: ${plan.fanout.clients} REST / GraphQL-SSE clients vs a bare node:http SSE floor, ${plan.fanout.rounds} round(s)`);
+      fanout = await fanoutScenario(server, plan.fanout, log);
+      log(`6. idle connections: ${plan.fanout.idleConnections} of each kind`);
+      idle = await idleMemoryScenario(server, { connections: plan.fanout.idleConnections }, log);
+      log(`7. start-up to ready on PostgreSQL: ${plan.fanout.startupPairs} interleaved pairs`);
+      startup = await startupScenario({ pairs: plan.fanout.startupPairs }, log);
+    }
+
     const finishedAt = new Date();
     const loadEnd = os.loadavg();
     const report = {
@@ -155,6 +174,9 @@ async function main(): Promise<void> {
       overhead,
       concurrency,
       pipeline,
+      fanout,
+      idle,
+      startup,
     };
     mkdirSync(path.dirname(args.out), { recursive: true });
     writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -194,6 +216,9 @@ function markdown(r: {
   overhead: OverheadResult;
   concurrency: ConcurrencyResult;
   pipeline: PipelineResult | undefined;
+  fanout?: FanoutResult;
+  idle?: IdleMemoryArm[];
+  startup?: StartupResult;
 }): string {
   const o = r.overhead;
   const c = r.concurrency;
@@ -267,7 +292,7 @@ function markdown(r: {
       `Live and replayed streams complete (every seq once, in order): ${p.allComplete ? 'yes' : '**NO**'}.`,
     );
   }
-  lines.push('');
+  lines.push(...issue10Markdown(r), '');
   return lines.join('\n');
 }
 
