@@ -317,8 +317,12 @@ class ProgressReporter:
                 self._pending = event  # the newest state replaces the one held back
                 self._arm_timer(self.min_interval - (now - self._last_write))
                 return
-            # The last state of the previous stage (or the held-back one) goes first.
-            self._flush_pending()
+            if stage != self._written_stage:
+                # The last state of the previous stage goes first: a stage is never cut short.
+                self._flush_pending()
+            else:
+                # Same stage: this newer state supersedes the one held back.
+                self._drop_pending()
             self._write_progress(event, now)
 
     def _write_now(self, event: Mapping[str, Any]) -> None:
@@ -332,6 +336,12 @@ class ProgressReporter:
         self._last_write = now
         self._written_stage = event.get("stage")
         self._written_percent = event["progress_percent"]
+
+    def _drop_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
 
     def _flush_pending(self) -> None:
         if self._timer is not None:
