@@ -15,6 +15,7 @@ import pg from 'pg';
 import { CpuMeter, type CpuDelta } from './lib/cpu.js';
 import { fanoutScenario, type FanoutScenarioResult } from './lib/fanout.js';
 import { graphqlSseClient, runCli, standaloneEnv } from './lib/clients.js';
+import { fanoutScenario as deliveryScenario, idleMemoryScenario, issue10Markdown, startupScenario, type FanoutResult, type IdleMemoryArm, type StartupResult } from './lib/delivery-fanout.js';
 import { concurrencyScenario, overheadScenario, pipelineScenario, serviceRun, type ConcurrencyResult, type OverheadResult, type PipelineResult } from './lib/scenarios.js';
 import { ROOT, STRATEGIES_DIR, startBenchServer, type BenchServer } from './lib/server.js';
 import { round, type RatioSummary, type Summary } from './lib/stats.js';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     'only-fanout': { type: 'boolean', default: false },
     'fanout-subscribers': { type: 'string' },
     'fanout-instances': { type: 'string' },
+    'skip-delivery': { type: 'boolean', default: false },
     'server-env': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -47,6 +49,7 @@ if (args.help) {
   --only-fanout         only the cross-instance fan-out (section 5), ~2 min
   --fanout-subscribers N  graphql-sse clients in section 5 (default 300; quick 90)
   --fanout-instances N  server processes of the multi-instance arm (default 3)
+  --skip-delivery       leave out delivery (100 clients vs a bare SSE floor), idle memory and start-up (sections 6-8)
   --server-env K=V      extra service configuration (repeatable), e.g. EVENT_FLUSH_MS=100
   --out FILE            JSON results (default bench/results/latest.json)
 `);
@@ -79,6 +82,8 @@ const plan = {
   fanoutRuns: 3,
   fanoutSteps: 200,
   fanoutDelayMs: 50,
+  // Delivery to many clients vs a bare SSE floor, idle memory, start-up (bench/lib/delivery-fanout.ts).
+  delivery: args['skip-delivery'] ? undefined : { rounds: quick ? 1 : 3, clients: 100, steps: quick ? 300 : 1000, idleConnections: quick ? 500 : 2000, startupPairs: quick ? 2 : 5 },
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -167,7 +172,9 @@ async function main(): Promise<void> {
     if (at < 1) throw new Error(`--server-env expects KEY=VALUE (got ${pair})`);
     extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
-  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS), ...extraEnv });
+  // Thousands of idle streams on one run (section 7) need more than the default 100 per run.
+  const fanoutEnv: Record<string, string> = plan.delivery ? { SSE_MAX_STREAMS_PER_RUN: '100000' } : {};
+  const server = await startBenchServer({ MAX_CONCURRENT_RUNS: String(MAX_CONCURRENT_RUNS), ...fanoutEnv, ...extraEnv });
   const stop = () => {
     log('interrupted: closing the server and dropping the bench database');
     void server.close().finally(() => process.exit(130));
@@ -204,6 +211,17 @@ async function main(): Promise<void> {
       pipeline = await pipelineScenario(server, client, { pairs: plan.pipelinePairs, steps: plan.pipelineSteps, loadavg, meter }, log);
     }
 
+    let delivery: FanoutResult | undefined;
+    let idle: IdleMemoryArm[] | undefined;
+    let startup: StartupResult | undefined;
+    if (plan.delivery) {
+      log(`6. delivery: ${plan.delivery.clients} REST / GraphQL-SSE clients vs a bare node:http SSE floor, ${plan.delivery.rounds} round(s)`);
+      delivery = await deliveryScenario(server, plan.delivery, log);
+      log(`7. idle connections: ${plan.delivery.idleConnections} of each kind`);
+      idle = await idleMemoryScenario(server, { connections: plan.delivery.idleConnections }, log);
+      log(`8. start-up to ready on PostgreSQL: ${plan.delivery.startupPairs} interleaved pairs`);
+      startup = await startupScenario({ pairs: plan.delivery.startupPairs }, log);
+    }
     // Last: it starts server processes of its own, so the in-process server above sits idle.
     const fanout = plan.fanoutPairs > 0 ? await runFanout() : undefined;
 
@@ -222,6 +240,9 @@ async function main(): Promise<void> {
       concurrency,
       pipeline,
       fanout,
+      delivery,
+      idle,
+      startup,
     };
     mkdirSync(path.dirname(args.out), { recursive: true });
     writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -262,6 +283,9 @@ function markdown(r: {
   concurrency: ConcurrencyResult;
   pipeline: PipelineResult | undefined;
   fanout: FanoutScenarioResult | undefined;
+  delivery?: FanoutResult;
+  idle?: IdleMemoryArm[];
+  startup?: StartupResult;
 }): string {
   const o = r.overhead;
   const c = r.concurrency;
@@ -337,6 +361,7 @@ function markdown(r: {
   }
   if (r.fanout) lines.push(fanoutMarkdown(r.fanout));
   lines.push('');
+  lines.push(...issue10Markdown(r), '');
   return lines.join('\n');
 }
 

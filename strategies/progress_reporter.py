@@ -10,8 +10,14 @@ A script creates one ``ProgressReporter`` and calls it as it goes::
                                      total_items=len(tickers))
     reporter.result({"candidates": [...]})
 
-With ``STRATEGY_PROGRESS=json`` in the environment (set by the runner) every call writes one
-JSON object on one line to stdout, flushed at once. Without it (run by hand) nothing at all is
+With ``STRATEGY_PROGRESS=json`` in the environment (set by the runner) the calls write one
+JSON object per line to stdout, flushed at once. Progress is coalesced (tqdm's ``mininterval``
+idea): at most one progress line per ``min_interval`` (default 0.1 s; the argument, or the
+environment variable ``STRATEGY_PROGRESS_MIN_INTERVAL`` in seconds; 0 writes every call). A
+progress call that comes sooner is held back and replaced by the next one; the one held back is
+written when the interval has passed (by a timer, even if the script is busy or waiting), before
+any other line, and at exit. Never coalesced: the first progress of a stage (after the last one
+of the previous stage), the first that reaches 100 %, log lines and the result. Without it (run by hand) nothing at all is
 written to stdout: the script owns stdout and prints its own result. Progress and info logs are
 then shown on stderr only when stderr is a terminal; warnings and errors always go to stderr.
 
@@ -22,18 +28,24 @@ reporter silent instead of raising.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as _dt
 import json
 import math
 import os
 import sys
+import threading
 import time
 from typing import Any, Iterator, Mapping, Optional, TextIO
 
-__all__ = ["ProgressReporter", "PROGRESS_ENV_VAR"]
+__all__ = ["ProgressReporter", "PROGRESS_ENV_VAR", "MIN_INTERVAL_ENV_VAR"]
 
 PROGRESS_ENV_VAR = "STRATEGY_PROGRESS"
+MIN_INTERVAL_ENV_VAR = "STRATEGY_PROGRESS_MIN_INTERVAL"
+#: Default shortest time between two progress lines in JSON mode (seconds).
+DEFAULT_MIN_INTERVAL = 0.1
+_NOT_WRITTEN = object()  # no progress line written yet: the first one is never held back
 
 _LEVELS = ("debug", "info", "warning", "error")
 # Human-readable progress on a terminal is redrawn at most this often (seconds).
@@ -98,10 +110,14 @@ class ProgressReporter:
         ``STRATEGY_PROGRESS`` is ``json``, otherwise ``"human"``.
     :param stream: where JSON lines go; default ``sys.stdout`` (looked up at write time).
     :param err_stream: where human-readable output goes; default ``sys.stderr``.
+    :param min_interval: shortest time between two progress lines in JSON mode, in seconds;
+        default: ``STRATEGY_PROGRESS_MIN_INTERVAL`` from the environment, else 0.1. ``0`` writes
+        every call.
     """
 
     def __init__(self, mode: Optional[str] = None, stream: Optional[TextIO] = None,
-                 err_stream: Optional[TextIO] = None) -> None:
+                 err_stream: Optional[TextIO] = None,
+                 min_interval: Optional[float] = None) -> None:
         if mode is None:
             env = os.environ.get(PROGRESS_ENV_VAR, "").strip().lower()
             mode = "json" if env == "json" else "human"
@@ -119,6 +135,31 @@ class ProgressReporter:
         self._line_open = False  # a "\r" progress line is on the terminal
         self._drawn_stage: Optional[str] = None
         self._reported_internal = False
+        self.min_interval = self._checked_interval(min_interval)
+        # Coalescing state (JSON mode). Writes come from the caller's thread and from the timer
+        # that writes a held-back progress line, so they take the lock (reentrant: a warning
+        # inside a call writes too).
+        self._lock = threading.RLock()
+        self._pending: Optional[dict[str, Any]] = None
+        self._timer: Optional[threading.Timer] = None
+        self._last_write = 0.0  # monotonic time of the last progress line written
+        self._written_stage: Any = _NOT_WRITTEN
+        self._written_percent = -1.0
+        self._atexit = False
+
+    @staticmethod
+    def _checked_interval(min_interval: Optional[float]) -> float:
+        if min_interval is None:
+            raw = os.environ.get(MIN_INTERVAL_ENV_VAR, "").strip()
+            try:
+                min_interval = float(raw) if raw else DEFAULT_MIN_INTERVAL
+            except ValueError:
+                min_interval = DEFAULT_MIN_INTERVAL
+        try:
+            value = float(min_interval)
+        except (TypeError, ValueError):
+            return DEFAULT_MIN_INTERVAL
+        return value if math.isfinite(value) and value > 0 else 0.0
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -183,10 +224,18 @@ class ProgressReporter:
                     self._warn(f"metrics must be a mapping (got {type(metrics).__name__}); "
                                "ignored")
             if self.mode == "json":
-                self._write_json(event)
+                self._progress(event)
             else:
                 self._draw(event)
         except Exception as exc:  # noqa: BLE001 - reporting must never kill the strategy
+            self._internal_error(exc)
+
+    def flush(self) -> None:
+        """Writes the progress line held back by coalescing, if any (also done at exit)."""
+        try:
+            with self._lock:
+                self._flush_pending()
+        except Exception as exc:  # noqa: BLE001
             self._internal_error(exc)
 
     def log(self, message: Any, level: str = "info") -> None:
@@ -198,8 +247,8 @@ class ProgressReporter:
             if level not in _LEVELS:
                 level = "info"
             if self.mode == "json":
-                self._write_json({"event_type": "log", "timestamp": _utc_now_iso(),
-                                  "level": level, "message": str(message)})
+                self._write_now({"event_type": "log", "timestamp": _utc_now_iso(),
+                                 "level": level, "message": str(message)})
             elif level in ("warning", "error") or self._is_tty():
                 self._write_err(f"[{level}] {message}\n")
         except Exception as exc:  # noqa: BLE001
@@ -213,8 +262,8 @@ class ProgressReporter:
                            "wrapped as {\"value\": ...}")
                 data = {"value": data}
             if self.mode == "json":
-                self._write_json({"event_type": "result", "timestamp": _utc_now_iso(),
-                                  "data": data})
+                self._write_now({"event_type": "result", "timestamp": _utc_now_iso(),
+                                 "data": data})
             else:
                 self._finish_line()
         except Exception as exc:  # noqa: BLE001
@@ -253,6 +302,78 @@ class ProgressReporter:
             self._warn(f"{name} must be >= 0 (got {value!r}); ignored")
             return None
         return count
+
+    # -- coalescing (JSON mode) ---------------------------------------------------------------
+
+    def _progress(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            now = time.monotonic()
+            stage = event.get("stage")
+            due = (self.min_interval <= 0
+                   or stage != self._written_stage  # a stage change, or the very first line
+                   or (event["progress_percent"] >= 100.0 > self._written_percent)
+                   or now - self._last_write >= self.min_interval)
+            if not due:
+                self._pending = event  # the newest state replaces the one held back
+                self._arm_timer(self.min_interval - (now - self._last_write))
+                return
+            if stage != self._written_stage:
+                # The last state of the previous stage goes first: a stage is never cut short.
+                self._flush_pending()
+            else:
+                # Same stage: this newer state supersedes the one held back.
+                self._drop_pending()
+            self._write_progress(event, now)
+
+    def _write_now(self, event: Mapping[str, Any]) -> None:
+        """A line that is never coalesced (log, result): after the held-back progress, in order."""
+        with self._lock:
+            self._flush_pending()
+            self._write_json(event)
+
+    def _write_progress(self, event: Mapping[str, Any], now: float) -> None:
+        self._write_json(event)
+        self._last_write = now
+        self._written_stage = event.get("stage")
+        self._written_percent = event["progress_percent"]
+
+    def _drop_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending = None
+
+    def _flush_pending(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            # Stamped when written: nothing newer was reported meanwhile, so it is the state
+            # as of now, and the stamp keeps meaning "when this line left the script".
+            pending["timestamp"] = _utc_now_iso()
+            self._write_progress(pending, time.monotonic())
+
+    def _arm_timer(self, delay: float) -> None:
+        if not self._atexit:
+            # Whatever the script does last, what it reported is written before it exits.
+            self._atexit = True
+            atexit.register(self.flush)
+        if self._timer is not None:
+            return
+        # A script busy (or waiting on the network) after a call still shows where it is.
+        self._timer = threading.Timer(max(0.0, delay), self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        try:
+            with self._lock:
+                self._timer = None
+                if self._pending is not None:
+                    self._flush_pending()
+        except Exception as exc:  # noqa: BLE001
+            self._internal_error(exc)
 
     # -- output -------------------------------------------------------------------------------
 

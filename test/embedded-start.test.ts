@@ -11,16 +11,19 @@ import { ROOT } from './helpers/server.js';
 /**
  * `npm start` on a fresh checkout with no environment at all: embedded PostgreSQL (PGlite)
  * under ./.data, port 4000. The checkout is a folder of links to this one, so its .data
- * starts empty and the test leaves nothing behind.
+ * starts empty and the test leaves nothing behind. `npm start` runs the JavaScript build, so the
+ * checkout gets its own, compiled from the current sources (what `npm install` does through
+ * `prepare`): no transpiler at run time, and never a stale dist/ of this worktree.
  */
 let checkout: string;
 const groups: number[] = [];
 beforeAll(async () => {
   checkout = await fs.mkdtemp(path.join(os.tmpdir(), 'sr-fresh-'));
-  for (const entry of ['package.json', 'node_modules', 'src', 'migrations', 'strategies', 'tsconfig.json']) {
+  for (const entry of ['package.json', 'node_modules', 'src', 'migrations', 'strategies', 'lib', 'tsconfig.json']) {
     await fs.symlink(path.join(ROOT, entry), path.join(checkout, entry));
   }
-});
+  await execa(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(checkout, 'dist')]);
+}, 180_000);
 afterAll(async () => {
   // npm → sh → node: whatever is left of each process group goes.
   for (const pgid of groups) signalProcessGroup(pgid, 'SIGKILL');
@@ -81,6 +84,8 @@ it('serves on port 4000 with an embedded database, completes a run, and keeps it
     await first.child;
   }
   await fs.access(path.join(checkout, '.data', 'pgdata'));
+  // Started from the build, with no TypeScript loader anywhere in the process.
+  expect(first.output()).toMatch(/> node dist\/src\/index\.js/);
 
   const second = await npmStart();
   try {

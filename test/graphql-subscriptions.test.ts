@@ -28,7 +28,8 @@ describe.each<SseMode>(['distinct', 'single'])('runEvents through graphql-sse (%
     expect(events[0]).toMatchObject({ eventType: 'STATUS', status: 'QUEUED' });
     expect(events.at(-1)).toMatchObject({ eventType: 'STATUS', status: 'COMPLETED' });
     const progress = events.filter((e) => e.eventType === 'PROGRESS').map((e) => e.progressPercent ?? 0);
-    expect(progress.length).toBeGreaterThan(30);
+    // Coalesced by the reporter (one line per 100 ms, plus each stage's first and last).
+    expect(progress.length).toBeGreaterThanOrEqual(8);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(Math.max(...progress)).toBe(100);
     const stages = [...new Set(events.filter((e) => e.stage).map((e) => e.stage))];

@@ -68,7 +68,8 @@ describe('EventSource in headless Chromium', () => {
     expect(result.messages.map((m) => m.lastEventId)).toEqual(stored.map((e) => String(e.seq)));
     expect(result.messages.every((m) => m.type === 'message')).toBe(true);
     expect(stored.at(-1)).toMatchObject({ event_type: 'status', status: 'completed' });
-    expect(stored.filter((e) => e.event_type === 'progress').length).toBeGreaterThan(30);
+    // Coalesced by the reporter (one line per 100 ms, plus each stage's first and last).
+    expect(stored.filter((e) => e.event_type === 'progress').length).toBeGreaterThanOrEqual(8);
     // The stream closing makes the browser reconnect once (error #1, CONNECTING); that reconnect
     // carries the last id and gets 204 (error #2, CLOSED). No third request, ever.
     expect(result.errors).toBe(2);

@@ -90,7 +90,7 @@ describe('ProgressReporter', () => {
 
   it('never lets progress_percent decrease, clamps to 0..100 with a warning', async () => {
     const { stdout } = await py(`
-r = ProgressReporter()
+r = ProgressReporter(min_interval=0)  # every call written: this is about the values
 for p in [10, 50, 30, 120, -5, float("nan"), "abc", None, 99.999]:
     r.report_progress("s", p, "m")
 `, true);
@@ -186,6 +186,103 @@ r.result([1, 2])
     const events = lines(stdout);
     expect(events.map((e) => e.event_type)).toEqual(['log', 'result']);
     expect(events[1]?.data).toEqual({ value: [1, 2] });
+  });
+});
+
+describe('ProgressReporter coalescing (JSON mode)', () => {
+  const progressOf = (events: Event[]) => events.filter((e) => e.event_type === 'progress');
+
+  it('writes a flood of progress calls at most every 100 ms, first and last state included', async () => {
+    const { exitCode, stdout, stderr } = await py(`
+import time
+r = ProgressReporter()
+began = time.monotonic()
+for i in range(1, 20001):
+    r.report_progress("work", i / 201, f"step {i}", completed_items=i, total_items=20000)
+sys.stderr.write(f"{time.monotonic() - began}\\n")
+`, true);
+    expect(exitCode).toBe(0);
+    const elapsed = Number(stderr.trim());
+    const events = progressOf(lines(stdout));
+    expect(events[0]).toMatchObject({ message: 'step 1', completed_items: 1 });
+    // The last call is held back, then written at exit: the final state is never lost.
+    expect(events.at(-1)).toMatchObject({ message: 'step 20000', completed_items: 20000 });
+    expect(events.length).toBeLessThanOrEqual(Math.ceil(elapsed / 0.1) + 3);
+    expect(events.length).toBeLessThan(200);
+    const done = events.map((e) => e.completed_items as number);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+  });
+
+  it('never drops a stage change: each stage\'s first and last state are written, in order', async () => {
+    const { stdout } = await py(`
+r = ProgressReporter()
+for n, stage in enumerate(["download", "analysis", "ranking"]):
+    with r.stage(stage, n * 30):
+        for i in range(1, 1001):
+            r.report_progress(None, n * 30 + i * 0.03, f"{stage} {i}")
+`, true);
+    const events = progressOf(lines(stdout));
+    const stages = events.map((e) => e.stage);
+    expect([...new Set(stages)]).toEqual(['download', 'analysis', 'ranking']);
+    for (const stage of ['download', 'analysis', 'ranking']) {
+      const own = events.filter((e) => e.stage === stage);
+      expect(own[0]?.message).toBe(`Starting ${stage}`);
+      expect(own.at(-1)?.message).toBe(`${stage} 1000`);
+    }
+    // Stages never interleave: once a stage is left, it does not come back.
+    expect(stages).toEqual([...stages].sort((a, b) => ['download', 'analysis', 'ranking'].indexOf(a!) - ['download', 'analysis', 'ranking'].indexOf(b!)));
+  });
+
+  it('writes the first 100 % at once, and every log line and the result in order after the held-back progress', async () => {
+    const { stdout } = await py(`
+r = ProgressReporter()
+for i in range(1, 501):
+    r.report_progress("work", i / 10, f"step {i}")
+    if i % 10 == 0:
+        r.log(f"log {i}", level="warning" if i % 20 == 0 else "info")
+r.report_progress("work", 100, "complete")
+sys.stdout.write("MARK\\n"); sys.stdout.flush()
+r.result({"ok": True})
+`, true);
+    const raw = stdout.split('\n');
+    const mark = raw.indexOf('MARK');
+    const before = lines(raw.slice(0, mark).join('\n'));
+    const after = lines(raw.slice(mark + 1).join('\n'));
+    expect(before.at(-1)).toMatchObject({ event_type: 'progress', progress_percent: 100, message: 'complete' });
+    expect(after.map((e) => e.event_type)).toEqual(['result']);
+    const logs = before.filter((e) => e.event_type === 'log');
+    expect(logs.map((e) => e.message)).toEqual(Array.from({ length: 50 }, (_, k) => `log ${(k + 1) * 10}`));
+    // The progress reported just before each log is written before it, not lost or reordered.
+    before.forEach((event, index) => {
+      if (event.event_type !== 'log') return;
+      expect(before[index - 1]).toMatchObject({ event_type: 'progress', message: `step ${event.message!.slice(4)}` });
+    });
+  });
+
+  it('writes a held-back progress line within the interval while the script is busy', async () => {
+    const { stdout } = await py(`
+import time
+r = ProgressReporter()
+r.report_progress("work", 1, "first")
+r.report_progress("work", 2, "second, held back")
+time.sleep(0.6)  # busy (or waiting on the network): nothing else is written meanwhile
+sys.stdout.write("MARK\\n"); sys.stdout.flush()
+`, true);
+    expect(stdout.split('\n').map((line) => (line.startsWith('{') ? (JSON.parse(line) as Event).message : line))).toEqual([
+      'first', 'second, held back', 'MARK',
+    ]);
+  });
+
+  it('writes every call with min_interval=0 or STRATEGY_PROGRESS_MIN_INTERVAL=0', async () => {
+    const code = (arg: string) => `
+r = ProgressReporter(${arg})
+for i in range(1, 101):
+    r.report_progress("work", i, f"step {i}")
+`;
+    const direct = await py(code('min_interval=0'), true);
+    expect(progressOf(lines(direct.stdout))).toHaveLength(100);
+    const viaEnv = await py(`import os\nos.environ["STRATEGY_PROGRESS_MIN_INTERVAL"] = "0"\n${code('')}`, true);
+    expect(progressOf(lines(viaEnv.stdout))).toHaveLength(100);
   });
 });
 

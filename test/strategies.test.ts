@@ -131,11 +131,14 @@ function checkProtocol(events: ProtocolEvent[], totalTickers: number): JsonObjec
   const stages = progress.map((e) => e.stage).filter((s, i, all) => i === 0 || s !== all[i - 1]);
   expect(stages).toEqual(STAGES);
   for (const stage of ['data_download', 'analysis']) {
+    // Per-ticker progress is coalesced (at most one line per 100 ms): a rising subsequence of
+    // 1..total that always ends with the stage's last ticker.
     const perTicker = progress.filter((e) => e.stage === stage && e.current_item !== undefined);
-    expect(perTicker).toHaveLength(totalTickers);
-    expect(perTicker.map((e) => e.completed_items)).toEqual(
-      Array.from({ length: totalTickers }, (_, i) => i + 1),
-    );
+    const done = perTicker.map((e) => e.completed_items ?? 0);
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(done.length).toBeLessThanOrEqual(totalTickers);
+    done.forEach((n, i) => expect(n).toBeGreaterThan(i === 0 ? 0 : (done[i - 1] ?? 0)));
+    expect(done.at(-1)).toBe(totalTickers);
     expect(new Set(perTicker.map((e) => e.total_items))).toEqual(new Set([totalTickers]));
     expect(perTicker.at(-1)?.metrics).toHaveProperty('tickers_per_second');
   }
@@ -426,7 +429,9 @@ describe.each(['bullish_strategy', 'leap_entry_strategy'])('%s', (name) => {
       data: { source: 'csv', folder: csvDir },
     });
     const analysed = events.filter((e) => e.stage === 'analysis' && e.current_item !== undefined).map((e) => e.current_item);
-    expect(analysed).toEqual(['AAPL', 'SHORT', 'MSFT']);
+    // Coalesced progress: an in-order subsequence that ends with the last ticker.
+    expect(analysed.at(-1)).toBe('MSFT');
+    expect(analysed).toEqual(['AAPL', 'SHORT', 'MSFT'].filter((t) => analysed.includes(t)));
   });
 
   it('fails naming the folder when no ticker has data, and the file and line when one is malformed', async () => {

@@ -9,13 +9,16 @@ import { isTerminalEvent, type RunEvent } from '../model/run-event.js';
 import { isTerminal } from '../model/run-status.js';
 import type { BusMessages, BusTopic, EventBus } from '../pubsub/event-bus.js';
 import { abortable } from './abortable.js';
+import { runEventHub } from './run-event-hub.js';
 
 /**
  * A run's events for one client: every event with `seq > afterSeq`, oldest first, first from
  * storage and then live, with no gap and no duplicate, ending after the terminal status event.
  *
  * How: listen to live events first (buffering them), read storage page by page, then hand out
- * live events, dropping those already sent. A gap in the live sequence (a lost pub/sub message,
+ * live events, dropping those already sent. The live events come through the run's hub
+ * (run-event-hub.ts): one bus subscription per run however many clients watch it, and the
+ * same event objects for all of them. A gap in the live sequence (a lost pub/sub message,
  * or a buffer overflow while the client was slow) sends us back to storage. Storage is read
  * page by page as the client consumes, so a slow client never makes the server hold a history.
  */
@@ -85,7 +88,7 @@ async function* streamEvents(
     feedChanged = true;
     news.wake();
   });
-  const unsubscribe = ctx.bus.subscribe('runEvents', runId, (events) => {
+  const unsubscribe = runEventHub(ctx.bus).subscribe(runId, (events) => {
     if (live.length + events.length > liveBufferLimit) {
       live = [];
       overflowed = true;

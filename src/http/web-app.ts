@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 /**
  * The web dashboard (built from `web/` into `web/dist` by `npm install`): content-hashed files
@@ -21,7 +21,8 @@ export interface WebAppOptions {
   root?: string;
 }
 
-const DEFAULT_ROOT = fileURLToPath(new URL('../../web/dist', import.meta.url));
+// From the package's folder: the same whether this runs from the sources or from the build.
+const DEFAULT_ROOT = path.join(PACKAGE_ROOT, 'web/dist');
 
 /** Never the dashboard, whatever the browser asks for. */
 const API_PREFIXES = ['/api', '/graphql', '/healthz', '/readyz', '/metrics', '/assets'];

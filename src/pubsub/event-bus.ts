@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { RunRecord } from '../db/runs.js';
 import type { RunEvent } from '../model/run-event.js';
 
@@ -91,5 +92,9 @@ export function createEventBus(
 
 /** One process: plain in-memory dispatch. */
 export function createInProcessEventBus(): EventBus {
-  return createEventBus(new EventTarget() as unknown as MessageTarget);
+  const target = new EventTarget();
+  // Many listeners on one topic are by design here (every `runUpdated` subscriber; one per
+  // watched run for `runEvents`), not a leak: no MaxListenersExceededWarning at the 11th.
+  setMaxListeners(0, target);
+  return createEventBus(target as unknown as MessageTarget);
 }

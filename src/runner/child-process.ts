@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { withParentDeathSignal } from './parent-death.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 /**
  * Starting and stopping strategy processes. No shell is ever involved: `command` is an argv
@@ -19,7 +19,7 @@ const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'T
  * PYTHONPATH so a strategy in any folder can `import progress_reporter`; being alone in its
  * folder, it cannot shadow a user's own modules the way `strategies/` (params, screener…) would.
  */
-export const REPORTER_PYTHONPATH = fileURLToPath(new URL('../../lib/python', import.meta.url));
+export const REPORTER_PYTHONPATH = path.join(PACKAGE_ROOT, 'lib/python');
 
 export function childEnvironment(extra: Record<string, string>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const result: Record<string, string> = {};

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { memoPerEvent } from '../../events/run-event-hub.js';
 import type { RunEvent } from '../../model/run-event.js';
 import type { AppContext } from '../../resolvers/context.js';
 import { watchRunEvents } from '../../resolvers/run-events.js';
@@ -131,8 +132,10 @@ export async function serveRunEvents(
       if (!res.writableNeedDrain && !res.writableEnded) res.write(': ping\n\n');
     }, ctx.config.sseHeartbeatMs);
 
+    const corker = new WriteCorker(res);
     for await (const event of stream.events) {
       if (controller.signal.aborted) break;
+      corker.cork();
       if (!res.write(formatMessage(event))) {
         streams.countDrainWait();
         await drained(res);
@@ -154,10 +157,34 @@ export async function serveRunEvents(
   }
 }
 
-/** One SSE message: the stored event is already in the pinned wire format. */
-export function formatMessage(event: RunEvent): string {
+/**
+ * One SSE message: the stored event is already in the pinned wire format. Serialized once per
+ * event object: live events reach every stream of a run as the same objects (the run's hub),
+ * so a hundred streams write one string.
+ */
+export const formatMessage: (event: RunEvent) => string = memoPerEvent(
   // JSON.stringify escapes line breaks inside strings, so `data` is always one line.
-  return `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`;
+  (event) => `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`,
+);
+
+/**
+ * Events of one batch arrive together (the writer publishes a committed batch at once): the
+ * writes of one tick go out as one socket write instead of one system call per event.
+ */
+class WriteCorker {
+  private corked = false;
+
+  constructor(private readonly res: http.ServerResponse) {}
+
+  cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.res.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.res.uncork();
+    });
+  }
 }
 
 /** Resolves when the response can take more, or when the connection is gone. */
