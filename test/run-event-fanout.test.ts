@@ -104,7 +104,8 @@ describe('many clients of one run', () => {
       await Promise.all(updates.map((u) => u.return?.()));
     });
 
-    const runId = await start({ steps: 400, delay_ms: 3 });
+    // About 4 s live: long enough for every early client to be attached on a busy machine.
+    const runId = await start({ steps: 400, delay_ms: 10 });
     const sse = `${server.url}/api/strategies/sse/${runId}`;
     const rest = (afterSeq?: number) => readSse(sse, afterSeq === undefined ? {} : { headers: { 'last-event-id': String(afterSeq) } });
     const gqlSeqs = async (client: typeof graphql, afterSeq: number) =>
@@ -117,7 +118,7 @@ describe('many clients of one run', () => {
     ];
     // While it is live, the run's clients share one bus subscription.
     await waitFor(async () => ((await api(server.url, `/api/strategies/runs/${runId}/status`)).body.last_seq >= 60 ? true : undefined));
-    expect(runEventHub(server.app.ctx.bus).listeners(runId)).toBeGreaterThanOrEqual(40);
+    await waitFor(async () => (runEventHub(server.app.ctx.bus).listeners(runId) >= 40 ? true : undefined), 20_000, 'the early clients to attach');
     expect(runEventHub(server.app.ctx.bus).watchedRuns()).toBe(1);
 
     // Late joiners: from the start (history, then live) and from the middle (resume).

@@ -99,7 +99,10 @@ describe("the README's examples, through the service", () => {
   it('hello_python', async () => {
     const { done, events, logs } = await runToEnd('hello_python', { names: ['Ada', 'Grace'] });
     expect(done).toMatchObject({ status: 'COMPLETED', progressPercent: 100, result: { greeted: ['Ada', 'Grace'] } });
-    expect(events.filter((e) => e.current_item).map((e) => e.message)).toEqual(['Hello, Ada!', 'Hello, Grace!']);
+    // The reporter coalesces progress (at most one line per 100 ms): the last greeting always comes through.
+    const greetings = events.filter((e) => e.current_item).map((e) => e.message);
+    expect(greetings.at(-1)).toBe('Hello, Grace!');
+    expect(greetings.every((message) => message === 'Hello, Ada!' || message === 'Hello, Grace!')).toBe(true);
     expect(logs).toEqual([['info', 'greeted 2 name(s)']]);
   });
 
