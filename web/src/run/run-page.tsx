@@ -119,7 +119,7 @@ function RunActions({ run, status }: { run: RunDetailFragment; status: string })
   return (
     <div className="actions">
       {cancellable && !confirming && (
-        <GuardedButton className="danger" onClick={() => setConfirming(true)} reason={noCancel}>
+        <GuardedButton className="danger" onClick={() => setConfirming(true)} reason={noCancel} quietReason>
           Cancel
         </GuardedButton>
       )}
@@ -134,7 +134,7 @@ function RunActions({ run, status }: { run: RunDetailFragment; status: string })
           </button>
         </span>
       )}
-      <GuardedButton onClick={() => rerun.mutate()} disabled={rerun.isPending} reason={noStart}>
+      <GuardedButton onClick={() => rerun.mutate()} disabled={rerun.isPending} reason={noStart} quietReason>
         Re-run
       </GuardedButton>
       {noStart ? (
@@ -146,6 +146,12 @@ function RunActions({ run, status }: { run: RunDetailFragment; status: string })
         <Link className="button" to="/" search={{ strategy: run.strategy, from: run.id }}>
           Clone and edit
         </Link>
+      )}
+      {/* Each disabled button describes itself; sighted readers get the reasons once, here. */}
+      {(noStart || (cancellable && noCancel)) && (
+        <span className="hint" data-testid="role-hint">
+          {noStart && cancellable && noCancel ? 'Your role is viewer: you can watch runs; only an operator or an admin may start or cancel them.' : (noStart ?? noCancel)}
+        </span>
       )}
       {cancel.error && <span role="alert">{(cancel.error as GraphQLRequestError).message}</span>}
       {rerun.error && <span role="alert">{(rerun.error as GraphQLRequestError).message}</span>}
