@@ -30,10 +30,16 @@ function Shell() {
       // Unreachable server: the cookie may outlive this page, but the page forgets the session.
     }
     setSigningOut(false);
-    setSignInNeeded(true); // unmounts the page, which stops its subscriptions
+    setSignInNeeded(true);
+  };
+  // Signed out (or the session ended): the page has unmounted, stopping its subscriptions (a
+  // child's cleanup runs before this effect); the shared stream, opened with the old cookie,
+  // closes, and nothing the last user saw stays cached for the next one.
+  useEffect(() => {
+    if (!signInNeeded) return;
     closeStream();
     queryClient.clear();
-  };
+  }, [signInNeeded, queryClient]);
   return (
     <>
       <a className="skip-link" href="#main">
