@@ -2,6 +2,8 @@ import { useQueryClient } from '@tanstack/react-query';
 import { createRootRoute, createRoute, createRouter, Link, Outlet } from '@tanstack/react-router';
 import { Fragment, useEffect, useState } from 'react';
 import { onAuthRequired } from './api/graphql-client.js';
+import { closeStream } from './api/subscriptions.js';
+import { roleLabel, signOut, useViewer } from './auth/session.js';
 import { SignIn } from './auth/sign-in.js';
 import { LaunchPage } from './launch/launch-page.js';
 import { RunsPage, type RunsView } from './queue/runs-page.js';
@@ -18,6 +20,26 @@ function Shell() {
   // Bumped on sign-in: the page mounts afresh, so its subscriptions (stopped by the 401) restart.
   const [session, setSession] = useState(0);
   useEffect(() => onAuthRequired(() => setSignInNeeded(true)), []);
+  const viewer = useViewer();
+  const [signingOut, setSigningOut] = useState(false);
+  const leave = async () => {
+    setSigningOut(true);
+    try {
+      await signOut();
+    } catch {
+      // Unreachable server: the cookie may outlive this page, but the page forgets the session.
+    }
+    setSigningOut(false);
+    setSignInNeeded(true);
+  };
+  // Signed out (or the session ended): the page has unmounted, stopping its subscriptions (a
+  // child's cleanup runs before this effect); the shared stream, opened with the old cookie,
+  // closes, and nothing the last user saw stays cached for the next one.
+  useEffect(() => {
+    if (!signInNeeded) return;
+    closeStream();
+    queryClient.clear();
+  }, [signInNeeded, queryClient]);
   return (
     <>
       <a className="skip-link" href="#main">
@@ -34,6 +56,16 @@ function Shell() {
           </Link>
           <a href="/graphql">GraphiQL</a>
         </nav>
+        {viewer?.auth === 'tokens' && !signInNeeded && (
+          <div className="session" data-testid="session">
+            <span>
+              Signed in as <strong>{viewer.name}</strong> ({roleLabel(viewer.role)})
+            </span>
+            <button type="button" className="small" onClick={() => void leave()} disabled={signingOut}>
+              Sign out
+            </button>
+          </div>
+        )}
       </header>
       <main id="main">
         {signInNeeded ? (

@@ -38,6 +38,16 @@ function sseClient(): Client<true> {
   return client;
 }
 
+/**
+ * Closes the shared stream (after signing out): it was opened with the old session, and the
+ * next subscription opens a new one with whatever cookie the browser holds then.
+ */
+export function closeStream(): void {
+  void client?.dispose();
+  client = undefined;
+  streamOpen = false;
+}
+
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'stale' | 'done';
 
 export interface ResumableHandlers<TResult> {

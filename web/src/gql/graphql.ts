@@ -5,10 +5,18 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
 export type ExecuteStrategyInput = {
+  /** Retry safely: within 24 h the same key (from the same caller) returns the run it first started and queues nothing; the same key with other parameters is a CONFLICT. */
+  idempotencyKey?: string | null | undefined;
   /** Checked against the strategy’s parametersSchema. */
   parameters?: unknown;
   strategy: string;
 };
+
+/** viewer: read and subscribe · operator: also start runs and cancel its own · admin: everything. */
+export type Role =
+  | 'ADMIN'
+  | 'OPERATOR'
+  | 'VIEWER';
 
 export type RunEventType =
   | 'ERROR'
@@ -25,11 +33,16 @@ export type RunStatus =
   | 'QUEUED'
   | 'RUNNING';
 
-export type RunSummaryFragment = { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string } | null };
+export type RunSummaryFragment = { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string } | null };
 
-export type RunDetailFragment = { parameters: unknown, exitCode: number | null, result: unknown, timeoutSeconds: number | null, id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string, stderrTail: Array<string> } | null };
+export type RunDetailFragment = { parameters: unknown, exitCode: number | null, result: unknown, timeoutSeconds: number | null, id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string, stderrTail: Array<string> } | null };
 
 export type RunEventFieldsFragment = { seq: number, eventType: RunEventType, timestamp: string, stage: string | null, progressPercent: number | null, currentItem: string | null, totalItems: number | null, completedItems: number | null, message: string | null, metrics: unknown, status: RunStatus | null, level: string | null, data: unknown, exitCode: number | null, error: { code: string, message: string, stderrTail: Array<string> } | null };
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { viewer: { name: string | null, role: Role, auth: string } };
 
 export type StrategiesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -41,7 +54,7 @@ export type RunDetailQueryVariables = Exact<{
 }>;
 
 
-export type RunDetailQuery = { run: { parameters: unknown, exitCode: number | null, result: unknown, timeoutSeconds: number | null, id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string, stderrTail: Array<string> } | null } | null };
+export type RunDetailQuery = { run: { parameters: unknown, exitCode: number | null, result: unknown, timeoutSeconds: number | null, id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string, stderrTail: Array<string> } | null } | null };
 
 export type RunParametersQueryVariables = Exact<{
   id: string | number;
@@ -58,7 +71,7 @@ export type RunsQueryVariables = Exact<{
 }>;
 
 
-export type RunsQuery = { runs: { nodes: Array<{ id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type RunsQuery = { runs: { nodes: Array<{ id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string } | null }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type RunEventsPageQueryVariables = Exact<{
   id: string | number;
@@ -74,14 +87,14 @@ export type ExecuteMutationVariables = Exact<{
 }>;
 
 
-export type ExecuteMutation = { executeStrategy: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type ExecuteMutation = { executeStrategy: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string } | null } };
 
 export type CancelMutationVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type CancelMutation = { cancelRun: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type CancelMutation = { cancelRun: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string } | null } };
 
 export type WatchRunEventsSubscriptionVariables = Exact<{
   runId: string | number;
@@ -94,7 +107,7 @@ export type WatchRunEventsSubscription = { runEvents: { seq: number, eventType: 
 export type WatchRunsSubscriptionVariables = Exact<{ [key: string]: never; }>;
 
 
-export type WatchRunsSubscription = { runUpdated: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, error: { code: string, message: string } | null } };
+export type WatchRunsSubscription = { runUpdated: { id: string, number: number, strategy: string, status: RunStatus, progressPercent: number | null, stage: string | null, message: string | null, createdAt: string, startedAt: string | null, finishedAt: string | null, queuePosition: number | null, waitReason: string | null, lastSeq: number, startedBy: string | null, error: { code: string, message: string } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -129,6 +142,7 @@ export const RunSummaryFragmentDoc = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -162,6 +176,7 @@ export const RunDetailFragmentDoc = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -190,6 +205,15 @@ export const RunEventFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"RunEventFields"}) as unknown as TypedDocumentString<RunEventFieldsFragment, unknown>;
+export const ViewerDocument = new TypedDocumentString(`
+    query Viewer {
+  viewer {
+    name
+    role
+    auth
+  }
+}
+    `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
 export const StrategiesDocument = new TypedDocumentString(`
     query Strategies {
   strategies {
@@ -220,6 +244,7 @@ export const RunDetailDocument = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -272,6 +297,7 @@ export const RunsDocument = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -327,6 +353,7 @@ export const ExecuteDocument = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -352,6 +379,7 @@ export const CancelDocument = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message
@@ -404,6 +432,7 @@ export const WatchRunsDocument = new TypedDocumentString(`
   queuePosition
   waitReason
   lastSeq
+  startedBy
   error {
     code
     message

@@ -2,6 +2,7 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
 import { lazy, Suspense, useMemo } from 'react';
 import { GraphQLRequestError, request } from '../api/graphql-client.js';
+import { cannotStart, useViewer } from '../auth/session.js';
 import { ExecuteDocument, RunParametersDocument, StrategiesDocument } from '../gql/graphql.js';
 import type { FieldErrors, JsonSchema } from './schema-form.js';
 
@@ -56,6 +57,7 @@ export function LaunchPage() {
 
 function StrategyForm({ name, description, schema, from }: { name: string; description: string; schema: JsonSchema; from?: string }) {
   const navigate = useNavigate();
+  const cannotRun = cannotStart(useViewer());
   const source = useQuery({
     queryKey: ['run-parameters', from],
     queryFn: () => request(RunParametersDocument, { id: from! }),
@@ -77,7 +79,7 @@ function StrategyForm({ name, description, schema, from }: { name: string; descr
         <p role="status">Loading the run's parameters…</p>
       ) : (
         <Suspense fallback={<p role="status">Loading the form…</p>}>
-          <SchemaForm schema={schema} initial={initial} errors={fieldErrors} formError={formError} submitting={execute.isPending} onSubmit={(parameters) => execute.mutate(parameters)} />
+          <SchemaForm schema={schema} initial={initial} errors={fieldErrors} formError={formError} submitting={execute.isPending} cannotRun={cannotRun} onSubmit={(parameters) => execute.mutate(parameters)} />
         </Suspense>
       )}
     </>

@@ -1,4 +1,5 @@
 import { useId, useMemo, useState, type FormEvent } from 'react';
+import { GuardedButton } from '../ui/guarded-button.js';
 
 /**
  * A form generated from a strategy's `parameters_schema`, defaults filled in. It covers what
@@ -34,12 +35,14 @@ interface Props {
   /** Errors that belong to no field of the form. */
   formError?: string;
   submitting: boolean;
+  /** Why the signed-in role may not start runs (Run is disabled and says so). */
+  cannotRun?: string;
   onSubmit(parameters: Record<string, unknown>): void;
 }
 
 type Drafts = Record<string, string | boolean>;
 
-export default function SchemaForm({ schema, initial, errors, formError, submitting, onSubmit }: Props) {
+export default function SchemaForm({ schema, initial, errors, formError, submitting, cannotRun, onSubmit }: Props) {
   const properties = useMemo(() => Object.entries(schema.properties ?? {}), [schema]);
   const [drafts, setDrafts] = useState<Drafts>(() =>
     Object.fromEntries(properties.map(([name, field]) => [name, toDraft(field, initial && name in initial ? initial[name] : field.default)])),
@@ -90,9 +93,9 @@ export default function SchemaForm({ schema, initial, errors, formError, submitt
         );
       })}
       <div className="actions">
-        <button type="submit" className="primary" disabled={submitting}>
+        <GuardedButton type="submit" className="primary" disabled={submitting} reason={cannotRun}>
           Run
-        </button>
+        </GuardedButton>
         {submitting && <span role="status">Starting…</span>}
       </div>
     </form>

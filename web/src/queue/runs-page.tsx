@@ -2,9 +2,11 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { request } from '../api/graphql-client.js';
+import { cannotCancel, useViewer, type Viewer } from '../auth/session.js';
 import { subscribeResumable, type ConnectionState } from '../api/subscriptions.js';
 import { CancelDocument, RunsDocument, StrategiesDocument, WatchRunsDocument, type RunStatus, type RunSummaryFragment } from '../gql/graphql.js';
 import { ConnectionBadge } from '../ui/connection-badge.js';
+import { GuardedButton } from '../ui/guarded-button.js';
 import { formatDuration, formatTime, statusLabel } from '../ui/format.js';
 import { useNow } from '../ui/use-now.js';
 import { estimateStarts } from './estimate-start.js';
@@ -24,6 +26,7 @@ const PAGE = 20;
 export function RunsPage() {
   const { view = 'all', strategy, after } = route.useSearch();
   const navigate = useNavigate({ from: '/runs' });
+  const viewer = useViewer();
   const connection = useRunUpdates();
   const strategies = useQuery({ queryKey: ['strategies'], queryFn: () => request(StrategiesDocument) });
   const show = (section: 'queued' | 'running' | 'finished') => view === 'all' || view === section || (view === 'active' && section !== 'finished');
@@ -91,9 +94,15 @@ export function RunsPage() {
             ))}
           </select>
         </label>
-        <button type="button" className="danger" disabled={!selectedActive.length || cancelSelected.isPending} onClick={() => cancelSelected.mutate(selectedActive)}>
+        <GuardedButton
+          className="danger"
+          disabled={!selectedActive.length || cancelSelected.isPending}
+          reason={viewer?.role === 'VIEWER' ? cannotCancel(viewer, { startedBy: null }) : undefined}
+          quietReason
+          onClick={() => cancelSelected.mutate(selectedActive)}
+        >
           Cancel selected ({selectedActive.length})
-        </button>
+        </GuardedButton>
       </form>
 
       {show('running') && (
@@ -106,6 +115,7 @@ export function RunsPage() {
             empty="Nothing is running."
             selected={selected}
             onSelect={toggle}
+            viewer={viewer}
             columns={['Run', 'Strategy', 'Status', 'Progress', 'Started', 'Elapsed']}
             cells={(run) => [
               <StatusBadge key="s" status={run.status} />,
@@ -127,6 +137,7 @@ export function RunsPage() {
             empty="The queue is empty."
             selected={selected}
             onSelect={toggle}
+            viewer={viewer}
             columns={['Run', 'Strategy', 'Position', 'Waiting because', 'Estimated start', 'Queued at']}
             cells={(run) => {
               const start = starts.get(run.id);
@@ -153,6 +164,7 @@ export function RunsPage() {
             runs={finished.data?.runs.nodes ?? []}
             loading={finished.isPending}
             empty="No finished runs."
+            viewer={viewer}
             columns={['Run', 'Strategy', 'Status', 'Finished', 'Duration']}
             cells={(run) => [
               <StatusBadge key="s" status={run.status} />,
@@ -225,11 +237,14 @@ interface RunTableProps {
   cells(run: RunSummaryFragment): React.ReactNode[];
   selected?: ReadonlySet<string>;
   onSelect?(id: string, on: boolean): void;
+  /** With AUTH=tokens: who started each run is shown, and what this viewer may not cancel is disabled. */
+  viewer: Viewer | undefined;
 }
 
-function RunTable({ label, runs, loading, empty, columns, cells, selected, onSelect }: RunTableProps) {
+function RunTable({ label, runs, loading, empty, columns, cells, selected, onSelect, viewer }: RunTableProps) {
   if (loading) return <p role="status">Loading…</p>;
   if (!runs.length) return <p className="muted">{empty}</p>;
+  const showStartedBy = viewer?.auth === 'tokens';
   return (
     <div className="table-scroll">
       <table className="runs-table" aria-label={label}>
@@ -245,6 +260,7 @@ function RunTable({ label, runs, loading, empty, columns, cells, selected, onSel
                 {column}
               </th>
             ))}
+            {showStartedBy && <th scope="col">Started by</th>}
             {onSelect && (
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
@@ -253,11 +269,20 @@ function RunTable({ label, runs, loading, empty, columns, cells, selected, onSel
           </tr>
         </thead>
         <tbody>
-          {runs.map((run) => (
+          {runs.map((run) => {
+            const noCancel = cannotCancel(viewer, run);
+            return (
             <tr key={run.id} data-run-id={run.id}>
               {onSelect && (
                 <td>
-                  <input type="checkbox" aria-label={`Select run #${run.number}`} checked={selected?.has(run.id) ?? false} onChange={(event) => onSelect(run.id, event.target.checked)} />
+                  <input
+                    type="checkbox"
+                    aria-label={`Select run #${run.number}`}
+                    checked={!noCancel && (selected?.has(run.id) ?? false)}
+                    disabled={noCancel !== undefined}
+                    title={noCancel}
+                    onChange={(event) => onSelect(run.id, event.target.checked)}
+                  />
                 </td>
               )}
               <td>
@@ -269,20 +294,22 @@ function RunTable({ label, runs, loading, empty, columns, cells, selected, onSel
               {cells(run).map((cell, index) => (
                 <td key={index}>{cell}</td>
               ))}
+              {showStartedBy && <td data-testid="started-by">{run.startedBy ?? '–'}</td>}
               {onSelect && (
                 <td>
-                  <CancelButton run={run} />
+                  <CancelButton run={run} reason={noCancel} />
                 </td>
               )}
             </tr>
-          ))}
+            );
+          })}
         </tbody>
       </table>
     </div>
   );
 }
 
-function CancelButton({ run }: { run: RunSummaryFragment }) {
+function CancelButton({ run, reason }: { run: RunSummaryFragment; reason: string | undefined }) {
   const queryClient = useQueryClient();
   const cancel = useMutation({
     mutationFn: () => request(CancelDocument, { id: run.id }),
@@ -290,9 +317,9 @@ function CancelButton({ run }: { run: RunSummaryFragment }) {
   });
   if (run.status === 'CANCELLING') return <span className="muted">Cancelling…</span>;
   return (
-    <button type="button" className="small" aria-label={`Cancel run #${run.number}`} disabled={cancel.isPending} onClick={() => cancel.mutate()}>
+    <GuardedButton className="small" aria-label={`Cancel run #${run.number}`} disabled={cancel.isPending} reason={reason} quietReason onClick={() => cancel.mutate()}>
       Cancel
-    </button>
+    </GuardedButton>
   );
 }
 

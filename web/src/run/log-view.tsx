@@ -1,13 +1,16 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { request } from '../api/graphql-client.js';
+import { RunEventsPageDocument } from '../gql/graphql.js';
 import { AnsiText } from './ansi-text.js';
 import { saveFile } from './save-file.js';
-import type { LineKind, LogLine, RunEventStore } from './run-event-store.js';
+import type { EventPageReader, LineKind, LogLine, RunEventStore } from './run-event-store.js';
 
 /**
  * The run's log: every line in a virtualized list (only the rows in view are in the page),
  * opening at the tail and following it while the reader stays at the bottom; scrolled up, a
  * button counts the lines that arrived since. Level filter, text search, a permalink per
- * line (`?line=SEQ`) and a download of the whole log.
+ * line (`?line=SEQ`) and a download of the whole log. Scrolled to the top of what is in
+ * memory, the lines before it are paged in from storage, and the reader keeps their place.
  *
  * Rows have one fixed height, so the window of rows in view is plain arithmetic on the scroll
  * position: O(rows in view) per frame. (@tanstack/react-virtual rebuilds a measurement object
@@ -56,6 +59,22 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
     if (element) element.scrollTop = element.scrollHeight;
   }, []);
 
+  /** The line at the top of the view (set on scroll). */
+  const anchor = useRef<{ seq: number; offset: number }>(undefined);
+  // When the front of the window changes (older lines paged in above, or lines trimmed), the
+  // line at the top of the view stays where it was, and the count of new lines stays true.
+  // Declared before the tail-following effect, which reads `countWhenUnpinned`.
+  const frontEpoch = store.frontEpoch;
+  const unseenNow = useRef(0);
+  unseenNow.current = unseen;
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    const at = anchor.current;
+    if (!element || !at || pinned.current) return;
+    element.scrollTop = indexOfSeq(lines, at.seq) * ROW_HEIGHT + at.offset;
+    countWhenUnpinned.current = lines.length - unseenNow.current;
+  }, [frontEpoch]); // `lines` changes with it; nothing else should move the reader
+
   // Follow the tail while pinned; otherwise count what arrived below.
   useLayoutEffect(() => {
     if (pinned.current) scrollToEnd();
@@ -74,6 +93,12 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
     }
   }, [highlight, lines, version]);
 
+  // A permalink opens away from the tail: the window must not slide under it.
+  useEffect(() => store.setFollowing(pinned.current), [store]);
+
+  const readPages = useRef<EventPageReader>(undefined);
+  readPages.current ??= eventPages(store.runId);
+
   const onScroll = () => {
     const element = scroller.current;
     if (!element) return;
@@ -82,10 +107,15 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
     if (atBottom && !pinned.current) {
       pinned.current = true;
       setUnseen(0);
+      store.setFollowing(true);
     } else if (!atBottom && pinned.current) {
       pinned.current = false;
       countWhenUnpinned.current = lines.length;
+      store.setFollowing(false);
     }
+    const top = lines[Math.floor(element.scrollTop / ROW_HEIGHT)];
+    anchor.current = top ? { seq: top.seq, offset: element.scrollTop % ROW_HEIGHT } : undefined;
+    if (!pinned.current && store.hasOlder && element.scrollTop < ROW_HEIGHT * LOAD_OLDER_WITHIN_ROWS) void store.loadOlder(readPages.current!);
   };
 
   const total = store.lines.length;
@@ -108,9 +138,13 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
         </label>
         <span className="muted" data-testid="log-count">
           {lines.length === total ? `${total} lines` : `${lines.length} of ${total} lines`}
-          {store.droppedLines ? ` (${store.droppedLines} older lines not kept in the page)` : ''}
         </span>
-        <button type="button" onClick={() => downloadLog(store)}>
+        {store.hasOlder && (
+          <span className="muted" data-testid="log-older" role="status">
+            {store.isLoadingOlder ? 'Loading older lines…' : `${store.droppedLines} older lines: scroll up to load them`}
+          </span>
+        )}
+        <button type="button" onClick={() => void downloadLog(store, readPages.current!)}>
           Download log
         </button>
       </div>
@@ -161,6 +195,7 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
             className="new-lines"
             onClick={() => {
               pinned.current = true;
+              store.setFollowing(true);
               setUnseen(0);
               scrollToEnd();
             }}
@@ -173,16 +208,23 @@ export default function LogView({ store, highlight, onPermalink }: Props) {
   );
 }
 
+/** Rows from the top at which the lines before the window start loading. */
+const LOAD_OLDER_WITHIN_ROWS = 10;
+
+function eventPages(runId: string): EventPageReader {
+  return async (afterSeq, first) => (await request(RunEventsPageDocument, { id: runId, afterSeq, first })).run?.events ?? [];
+}
+
 /** Filtered lines, extended incrementally as lines arrive (no full rescan per frame). */
 function useFilteredLines(store: RunEventStore, version: number, filter: Filter, search: string): readonly LogLine[] {
-  const cache = useRef<{ key: string; dropped: number; upTo: number; lines: LogLine[] }>(undefined);
+  const cache = useRef<{ key: string; front: number; upTo: number; lines: LogLine[] }>(undefined);
   const { kinds } = FILTERS[filter];
   const needle = search.trim().toLowerCase();
   if (!kinds && !needle) return store.lines;
   const key = `${filter}\u0000${needle}`;
   let entry = cache.current;
-  if (!entry || entry.key !== key || entry.dropped !== store.droppedLines) {
-    entry = { key, dropped: store.droppedLines, upTo: 0, lines: [] };
+  if (!entry || entry.key !== key || entry.front !== store.frontEpoch) {
+    entry = { key, front: store.frontEpoch, upTo: 0, lines: [] };
     cache.current = entry;
   }
   if (entry.upTo < store.lines.length) {
@@ -200,7 +242,21 @@ function useFilteredLines(store: RunEventStore, version: number, filter: Filter,
   return entry.lines;
 }
 
-function downloadLog(store: RunEventStore): void {
-  const text = store.lines.map((line) => `${line.seq}\t${line.timestamp}\t${line.kind}\t${line.text}`).join('\n');
+/** Index of the line with `seq`, or of the first line after it (lines are in seq order). */
+function indexOfSeq(lines: readonly LogLine[], seq: number): number {
+  let low = 0;
+  let high = lines.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (lines[middle]!.seq < seq) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The whole log: the lines before the window come from storage. */
+async function downloadLog(store: RunEventStore, read: EventPageReader): Promise<void> {
+  const lines = await store.allLines(read);
+  const text = lines.map((line) => `${line.seq}\t${line.timestamp}\t${line.kind}\t${line.text}`).join('\n');
   saveFile(`run-${store.runId}.log`, text, 'text/plain');
 }

@@ -8,6 +8,12 @@ import type { RunEventFieldsFragment, RunStatus } from '../gql/graphql.js';
  *
  * Every event is applied at most once, in seq order: an event whose seq is not above the last
  * applied one is dropped (and counted), so a resumed subscription can never double a line.
+ *
+ * The log is a window of at most `maxLines` lines ending at the live tail. While the reader
+ * follows the tail, lines beyond it are dropped from the front; scrolled up, `loadOlder` pages
+ * the lines before the window back in from storage (`run { events(afterSeq, first) }`). The
+ * window always holds every line of the events from `olderBefore` on, so a page asks for
+ * exactly the seqs below it: no gap, no duplicate.
  */
 
 export type RunEvent = RunEventFieldsFragment;
@@ -47,8 +53,28 @@ export interface LiveState {
   stages: StageSpan[];
 }
 
-/** Lines kept in memory; older ones are dropped from the page (the download has them all). */
+/** Lines kept in memory while following the tail; older ones are paged back from storage. */
 export const MAX_LINES = 100_000;
+
+/** Tests set a small window here (read once per run page) to exercise paging. */
+const WINDOW_KEY = 'strategy-runner.logWindow';
+
+function configuredWindow(): number {
+  try {
+    const value = Number(globalThis.localStorage?.getItem(WINDOW_KEY));
+    return Number.isInteger(value) && value > 0 ? value : MAX_LINES;
+  } catch {
+    return MAX_LINES;
+  }
+}
+
+/** Stored events asked for per request when paging (the API allows up to 5,000). */
+const EVENTS_PER_REQUEST = 1000;
+/** Lines one `loadOlder` adds (more requests when events carry no line). */
+const LINES_PER_PAGE = 500;
+
+/** Reads stored events with `seq > afterSeq`, oldest first, at most `first`. */
+export type EventPageReader = (afterSeq: number, first: number) => Promise<readonly RunEvent[]>;
 
 /** Work per frame before the rest of a batch waits for the next one. */
 const FRAME_BUDGET_MS = 8;
@@ -60,9 +86,16 @@ export function isTerminal(status: string | undefined | null): boolean {
 }
 
 export class RunEventStore {
-  readonly lines: LogLine[] = [];
-  /** Lines dropped from the front to stay under MAX_LINES. */
+  lines: LogLine[] = [];
+  /** Lines of the run before the window (dropped to stay within `maxLines`, not paged back yet). */
   droppedLines = 0;
+  /** The window holds every line of the events with seq ≥ this; 1 when it starts at the beginning. */
+  olderBefore = 1;
+  /** Bumped whenever the front of the window changes (trimmed or paged back). */
+  frontEpoch = 0;
+  /** The reader is at the tail (set by the log view): only then does the window slide forward. */
+  private following = true;
+  private loadingOlder: Promise<void> | undefined;
   /** Events refused because their seq was already applied (should stay 0). */
   duplicates = 0;
   readonly state: LiveState = { lastSeq: 0, stages: [] };
@@ -81,7 +114,98 @@ export class RunEventStore {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly listeners = new Set<() => void>();
 
-  constructor(readonly runId: string) {}
+  constructor(
+    readonly runId: string,
+    /** @default MAX_LINES (or the test override in localStorage) */
+    readonly maxLines: number = configuredWindow(),
+  ) {}
+
+  get hasOlder(): boolean {
+    return this.olderBefore > 1;
+  }
+
+  get isLoadingOlder(): boolean {
+    return this.loadingOlder !== undefined;
+  }
+
+  /**
+   * The log view says whether the reader is at the tail. Scrolled up, the window grows (up to
+   * twice `maxLines`) rather than pull lines from under the reader.
+   */
+  setFollowing(following: boolean): void {
+    if (this.following === following) return;
+    this.following = following;
+    if (following && this.trimFront()) this.notify();
+  }
+
+  /**
+   * Pages the lines just before the window back in from storage (about LINES_PER_PAGE of
+   * them, fewer at the start of the run). One load at a time; a load overtaken by a trim of
+   * the front is dropped, so the window stays contiguous.
+   */
+  loadOlder(read: EventPageReader): Promise<void> {
+    this.loadingOlder ??= this.readOlder(read).finally(() => {
+      this.loadingOlder = undefined;
+      this.notify();
+    });
+    this.notify();
+    return this.loadingOlder;
+  }
+
+  /** Every line of the run: those before the window from storage, then the window. */
+  async allLines(read: EventPageReader): Promise<LogLine[]> {
+    const before = this.olderBefore;
+    const window = this.lines.slice();
+    const older: LogLine[] = [];
+    for (let after = 0; after < before - 1; ) {
+      const first = Math.min(5000, before - 1 - after);
+      const events = await read(after, first);
+      for (const event of events) if (event.seq < before) addLineOf(older, event);
+      after += first;
+    }
+    return [...older, ...window];
+  }
+
+  private async readOlder(read: EventPageReader): Promise<void> {
+    const epoch = this.frontEpoch;
+    let before = this.olderBefore;
+    const page: LogLine[][] = [];
+    let count = 0;
+    while (before > 1 && count < LINES_PER_PAGE) {
+      // The seqs in (after, before) number `first`, so one answer holds all of them.
+      const after = Math.max(0, before - 1 - EVENTS_PER_REQUEST);
+      const first = before - 1 - after;
+      const events = await read(after, first);
+      if (this.frontEpoch !== epoch) return;
+      const lines: LogLine[] = [];
+      for (const event of events) if (event.seq > after && event.seq < before) addLineOf(lines, event);
+      page.unshift(lines);
+      count += lines.length;
+      before = after + 1;
+    }
+    this.lines = [...page.flat(), ...this.lines];
+    this.olderBefore = before;
+    this.droppedLines = Math.max(0, this.droppedLines - count);
+    this.frontEpoch += 1;
+    this.version += 1;
+  }
+
+  /** Drops lines from the front beyond the window; true when it did. */
+  private trimFront(): boolean {
+    const limit = this.following ? this.maxLines : this.maxLines * 2;
+    if (this.lines.length <= limit) return false;
+    const extra = this.lines.length - this.maxLines;
+    this.lines.splice(0, extra);
+    this.droppedLines += extra;
+    this.olderBefore = this.lines[0]!.seq;
+    this.frontEpoch += 1;
+    this.version += 1;
+    return true;
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
 
   /** seq to resume after: everything applied and everything waiting for the next frame. */
   get resumeAfter(): number {
@@ -147,17 +271,14 @@ export class RunEventStore {
       this.applied = index;
       this.schedule();
     }
-    if (this.lines.length > MAX_LINES) {
-      const extra = this.lines.length - MAX_LINES;
-      this.lines.splice(0, extra);
-      this.droppedLines += extra;
-    }
+    this.trimFront();
     this.version += 1;
     performance.measure('dashboard:apply', { start: started, detail: { events: this.lastBatchSize } });
-    for (const listener of this.listeners) listener();
+    this.notify();
   };
 
   private apply(event: RunEvent): void {
+    addLineOf(this.lines, event);
     const state = this.state;
     state.lastSeq = event.seq;
     switch (event.eventType) {
@@ -169,11 +290,9 @@ export class RunEventStore {
         if (event.completedItems != null) state.completedItems = event.completedItems;
         if (event.totalItems != null) state.totalItems = event.totalItems;
         readMetrics(state, event.metrics);
-        if (event.message) this.addLine(event, 'progress', event.message);
         break;
       }
       case 'LOG':
-        this.addLine(event, levelOf(event.level), event.message ?? '');
         break;
       case 'STATUS': {
         if (event.status) state.status = event.status;
@@ -185,17 +304,13 @@ export class RunEventStore {
           if (open && !open.endedAt) open.endedAt = event.timestamp;
           if (event.status === 'COMPLETED') state.progressPercent = 100;
         }
-        const detail = event.error ? `: ${event.error.code} ${event.error.message}` : event.message ? `: ${event.message}` : '';
-        this.addLine(event, event.status === 'FAILED' ? 'error' : 'status', `${event.status ?? 'status'}${detail}`);
         break;
       }
       case 'RESULT':
         state.result = event.data;
-        this.addLine(event, 'result', 'Result received');
         break;
       case 'ERROR':
         if (event.error) state.error = event.error;
-        this.addLine(event, 'error', event.message ?? event.error?.message ?? 'error');
         break;
     }
   }
@@ -207,9 +322,32 @@ export class RunEventStore {
     this.state.stage = name;
   }
 
-  private addLine(event: RunEvent, kind: LineKind, text: string): void {
-    this.lines.push({ seq: event.seq, timestamp: event.timestamp, kind, text });
+}
+
+/** The log line an event shows as, if any (a progress event without a message has none). */
+export function lineOf(event: RunEvent): LogLine | undefined {
+  const line = (kind: LineKind, text: string): LogLine => ({ seq: event.seq, timestamp: event.timestamp, kind, text });
+  switch (event.eventType) {
+    case 'PROGRESS':
+      return event.message ? line('progress', event.message) : undefined;
+    case 'LOG':
+      return line(levelOf(event.level), event.message ?? '');
+    case 'STATUS': {
+      const detail = event.error ? `: ${event.error.code} ${event.error.message}` : event.message ? `: ${event.message}` : '';
+      return line(event.status === 'FAILED' ? 'error' : 'status', `${event.status ?? 'status'}${detail}`);
+    }
+    case 'RESULT':
+      return line('result', 'Result received');
+    case 'ERROR':
+      return line('error', event.message ?? event.error?.message ?? 'error');
+    default:
+      return undefined;
   }
+}
+
+function addLineOf(lines: LogLine[], event: RunEvent): void {
+  const line = lineOf(event);
+  if (line) lines.push(line);
 }
 
 function levelOf(level: string | null): LineKind {

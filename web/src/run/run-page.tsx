@@ -2,8 +2,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { getRouteApi, Link, useNavigate } from '@tanstack/react-router';
 import { lazy, Suspense, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { request, type GraphQLRequestError } from '../api/graphql-client.js';
+import { cannotCancel, cannotStart, useViewer } from '../auth/session.js';
 import { CancelDocument, ExecuteDocument, RunDetailDocument, type RunDetailFragment } from '../gql/graphql.js';
 import { ConnectionBadge } from '../ui/connection-badge.js';
+import { GuardedButton } from '../ui/guarded-button.js';
 import { formatDuration, formatPercent, formatTime, statusLabel } from '../ui/format.js';
 import { useNow } from '../ui/use-now.js';
 import { ResultView } from './result-view.js';
@@ -98,6 +100,7 @@ function RunView({ runId }: { runId: string }) {
 function RunActions({ run, status }: { run: RunDetailFragment; status: string }) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const viewer = useViewer();
   const [confirming, setConfirming] = useState(false);
   const cancel = useMutation({
     mutationFn: () => request(CancelDocument, { id: run.id }),
@@ -111,12 +114,14 @@ function RunActions({ run, status }: { run: RunDetailFragment; status: string })
     onSuccess: (data) => void navigate({ to: '/runs/$runId', params: { runId: data.executeStrategy.id } }),
   });
   const cancellable = status === 'QUEUED' || status === 'RUNNING';
+  const noCancel = cannotCancel(viewer, run);
+  const noStart = cannotStart(viewer);
   return (
     <div className="actions">
       {cancellable && !confirming && (
-        <button type="button" className="danger" onClick={() => setConfirming(true)}>
+        <GuardedButton className="danger" onClick={() => setConfirming(true)} reason={noCancel} quietReason>
           Cancel
-        </button>
+        </GuardedButton>
       )}
       {cancellable && confirming && (
         <span role="group" aria-label="Confirm cancel" className="confirm">
@@ -129,12 +134,25 @@ function RunActions({ run, status }: { run: RunDetailFragment; status: string })
           </button>
         </span>
       )}
-      <button type="button" onClick={() => rerun.mutate()} disabled={rerun.isPending}>
+      <GuardedButton onClick={() => rerun.mutate()} disabled={rerun.isPending} reason={noStart} quietReason>
         Re-run
-      </button>
-      <Link className="button" to="/" search={{ strategy: run.strategy, from: run.id }}>
-        Clone and edit
-      </Link>
+      </GuardedButton>
+      {noStart ? (
+        // A link cannot be disabled; the same reason is given once, beside Re-run.
+        <button type="button" disabled title={noStart}>
+          Clone and edit
+        </button>
+      ) : (
+        <Link className="button" to="/" search={{ strategy: run.strategy, from: run.id }}>
+          Clone and edit
+        </Link>
+      )}
+      {/* Each disabled button describes itself; sighted readers get the reasons once, here. */}
+      {(noStart || (cancellable && noCancel)) && (
+        <span className="hint" data-testid="role-hint">
+          {noStart && cancellable && noCancel ? 'Your role is viewer: you can watch runs; only an operator or an admin may start or cancel them.' : (noStart ?? noCancel)}
+        </span>
+      )}
       {cancel.error && <span role="alert">{(cancel.error as GraphQLRequestError).message}</span>}
       {rerun.error && <span role="alert">{(rerun.error as GraphQLRequestError).message}</span>}
     </div>
@@ -180,6 +198,7 @@ function ProgressPanel({ run, live, status }: { run: RunDetailFragment; live: Li
         <Fact name="ETA">{running && live.eta ? live.eta : '–'}</Fact>
         <Fact name="Elapsed">{elapsed !== undefined ? formatDuration(elapsed) : '–'}</Fact>
         <Fact name="Queued at">{formatTime(run.createdAt)}</Fact>
+        {run.startedBy != null && <Fact name="Started by">{run.startedBy}</Fact>}
         {status === 'QUEUED' && <Fact name="Queue position">{run.queuePosition ?? '–'}</Fact>}
         {status === 'QUEUED' && <Fact name="Waiting because">{run.waitReason ?? '–'}</Fact>}
       </dl>
