@@ -9,6 +9,7 @@ import { useGraphQLSSE } from './use-graphql-sse.js';
 import { useLimits } from './use-limits.js';
 import { useOperationLog } from './use-operation-log.js';
 import { useOperationMetrics } from './use-operation-metrics.js';
+import { useSharedSubscriptionExecution } from './use-shared-subscription-execution.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */
@@ -96,6 +97,9 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<{ req?: Fa
     plugins: [
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
       useGraphQLSSE({ endpoint: '/graphql/stream' }),
+      // A run's subscribers with the same selection share one execution per live event; the
+      // RunEvent fields read nothing of the requester, the role is in the key all the same.
+      useSharedSubscriptionExecution<RequestContext>({ fields: ['runEvents'], contextKey: (context) => context.principal.role }),
       useOperationLog(ctx.log),
       ...useLimits(),
       useOperationMetrics(ctx.metrics.registry),
