@@ -90,6 +90,15 @@ describe('no or bad credentials', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
+
+  it('/metrics takes the same token as the API', async () => {
+    const open = await fetch(`${server.url}/metrics`);
+    expect(open.status).toBe(401);
+    expect((await open.json()).error.code).toBe('UNAUTHENTICATED');
+    const withToken = await fetch(`${server.url}/metrics`, { headers: as('viewer') });
+    expect(withToken.status).toBe(200);
+    expect(await withToken.text()).toContain('strategy_runner_queue_depth');
+  });
 });
 
 describe('the roles matrix', () => {

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-sse';
-import pg from 'pg';
 import { startServerProcess, type ServerProcess } from '../../test/helpers/process-server.js';
 import { startPrivateRedis, type PrivateRedis } from '../../test/helpers/redis-server.js';
 import { CpuMeter } from './cpu.js';
-import { ADMIN_DATABASE_URL, FIXTURES_DIR, STRATEGIES_DIR } from './server.js';
+import { admin, ADMIN_DATABASE_URL, FIXTURES_DIR, STRATEGIES_DIR } from './server.js';
 import { summarize, type Summary } from './stats.js';
 
 /**
@@ -50,15 +49,6 @@ export interface FanoutResult {
 const QUERY =
   'subscription($runId: ID!) { runEvents(runId: $runId) { seq eventType status metrics timestamp } }';
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function gqlExecute(url: string, strategy: string, parameters: Record<string, unknown>): Promise<string> {
   const response = await fetch(`${url}/graphql`, {

@@ -22,7 +22,8 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
+/** One statement on the admin database (create or drop a bench database). */
+export async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
   await client.connect();
   try {

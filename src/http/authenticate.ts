@@ -8,6 +8,7 @@ import { LOCAL_ADMIN, type Principal } from '../model/role.js';
 import type { AppContext } from '../resolvers/context.js';
 import { HEALTH_PATHS } from './health.js';
 import { HttpError } from './http-errors.js';
+import { pathOf } from './request-path.js';
 
 /**
  * Who is asking (CONTRACT §5), settled once per request before any route runs; what they may
@@ -142,7 +143,3 @@ function safeDecode(segment: string): string {
   }
 }
 
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}

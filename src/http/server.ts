@@ -18,6 +18,7 @@ import { OPENAPI_PATH, restRoutes } from './rest/plugin.js';
 import { SseStreamRegistry } from './rest/sse-stream.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { webApp } from './web-app.js';
+import { pathOf } from './request-path.js';
 
 /**
  * The HTTP edge: one Fastify server carrying GraphQL (yoga), the REST + SSE routes, health
@@ -153,7 +154,3 @@ declare module 'fastify' {
   }
 }
 
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
