@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../resolvers/context.js';
 import { toErrorReply } from '../http-errors.js';
-import { createYogaServer } from './yoga.js';
+import { graphqlSseHandler } from './graphql-sse-route.js';
+import { createYogaServer, runEventSharing } from './yoga.js';
 
-/** The routes yoga answers: GraphQL over HTTP and GraphiQL, and GraphQL over SSE (both modes). */
+/** GraphQL over HTTP and GraphiQL (yoga), and GraphQL over SSE in both modes (graphql-sse through yoga's envelop). */
 export const GRAPHQL_ENDPOINT = '/graphql';
 export const GRAPHQL_STREAM_ENDPOINT = '/graphql/stream';
 
@@ -13,7 +14,9 @@ export const GRAPHQL_STREAM_ENDPOINT = '/graphql/stream';
  * encapsulated plugin, so its body parsing and error shape stay GraphQL's and REST keeps its own.
  */
 export async function graphqlRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const yoga = createYogaServer(ctx);
+  // One per server: subscribers on either path share executions with each other.
+  const sharing = runEventSharing();
+  const yoga = createYogaServer(ctx, sharing);
 
   // JSON only: a form or text/plain POST needs no CORS preflight, so any web page could send
   // one (CSRF); those get 415. Fastify only collects the bytes (its body limit applies) and yoga
@@ -35,11 +38,12 @@ export async function graphqlRoutes(app: FastifyInstance, ctx: AppContext): Prom
   });
 
   // Fastify sends the returned fetch `Response`: status, headers (GraphiQL's own CSP included)
-  // and the body, streamed for subscriptions.
+  // and the body.
   const handler = (request: FastifyRequest, reply: FastifyReply) =>
     yoga.handleNodeRequestAndResponse(request, reply, { req: request });
-  for (const url of [GRAPHQL_ENDPOINT, GRAPHQL_STREAM_ENDPOINT]) {
-    // Every method reaches yoga, which answers the ones GraphQL over HTTP refuses with 405 + Allow.
-    app.route({ url, method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], handler });
-  }
+  // Every method reaches the handlers, which answer the ones their protocol refuses with 405 + Allow.
+  const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+  app.route({ url: GRAPHQL_ENDPOINT, method: [...methods], handler });
+  // GraphQL over SSE writes its streams to the socket itself (see graphql-sse-route.ts).
+  app.route({ url: GRAPHQL_STREAM_ENDPOINT, method: [...methods], handler: graphqlSseHandler(yoga, sharing) });
 }

@@ -11,6 +11,7 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
+  type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -43,55 +44,74 @@ export interface SharedSubscriptionOptions<TContext> {
   readonly contextKey?: (context: TContext) => string;
 }
 
-type MaybePromise<T> = T | Promise<T>;
-type Results = Map<string, MaybePromise<ExecutionResult>>;
+export type MaybePromise<T> = T | Promise<T>;
 
-// `any`: yoga's own bound on a plugin's context (an interface has no index signature).
-export function useSharedSubscriptionExecution<TContext extends Record<string, any>>(
-  options: SharedSubscriptionOptions<TContext>,
-): Plugin<TContext> {
-  const fields = new Set(options.fields);
-  const contextKey = options.contextKey ?? (() => '');
-  const shapes = new WeakMap<DocumentNode, Map<string, Shape | null>>();
-  // One per plugin (per yoga instance): two servers in one process never mix their results.
-  const byEvent = new WeakMap<object, Results>();
+/**
+ * The executions shared per event and key, with the shapes and keys that decide sharing: one
+ * per server, used by the plugin below and by the multiplexed GraphQL-SSE stream
+ * (multiplexed-run-events.ts), so their subscribers share with each other too.
+ */
+export class SharedExecutions<TContext> {
+  private readonly fields: ReadonlySet<string>;
+  private readonly shapes = new WeakMap<DocumentNode, Map<string, Shape | null>>();
+  private readonly byEvent = new WeakMap<object, Map<string, MaybePromise<ExecutionResult>>>();
+  private readonly contextPart: (context: TContext) => string;
 
-  const shapeOf = (document: DocumentNode, operationName: string | null | undefined): Shape | null => {
-    let perDocument = shapes.get(document);
-    if (!perDocument) shapes.set(document, (perDocument = new Map()));
+  constructor(options: SharedSubscriptionOptions<TContext>) {
+    this.fields = new Set(options.fields);
+    this.contextPart = options.contextKey ?? (() => '');
+  }
+
+  /** The shape to share executions by, or null when the operation is not one of ours. Cached per document. */
+  shapeOf(document: DocumentNode, operationName: string | null | undefined): Shape | null {
+    let perDocument = this.shapes.get(document);
+    if (!perDocument) this.shapes.set(document, (perDocument = new Map()));
     const name = operationName ?? '';
     let shape = perDocument.get(name);
-    if (shape === undefined) perDocument.set(name, (shape = shareableShape(document, operationName, fields)));
+    if (shape === undefined) perDocument.set(name, (shape = shareableShape(document, operationName, this.fields)));
     return shape;
-  };
+  }
 
-  const executeShared = (payload: unknown, key: string, run: () => MaybePromise<ExecutionResult>): MaybePromise<ExecutionResult> => {
-    if (typeof payload !== 'object' || payload === null) return run();
-    let results = byEvent.get(payload);
-    if (!results) byEvent.set(payload, (results = new Map()));
+  /** The sharing key of one subscription, or null when its variables do not coerce. */
+  keyOf(shape: Shape, schema: GraphQLSchema, variableValues: ExecutionArgs['variableValues'], context: TContext): string | null {
+    const variables = getVariableValues(schema, shape.operation.variableDefinitions ?? [], variableValues ?? {});
+    if (variables.errors) return null;
+    const used = shape.variables.map((name) => [name, variables.coerced[name]]);
+    return `${shape.text}\n${JSON.stringify(used)}\n${this.contextPart(context)}`;
+  }
+
+  /**
+   * The result of `event` under `key`: the first caller's execution, shared (the same object:
+   * callers must not change it). A result with errors is never shared: `run` executes again.
+   */
+  resultFor(event: unknown, key: string, run: () => MaybePromise<ExecutionResult>): MaybePromise<ExecutionResult> {
+    if (typeof event !== 'object' || event === null) return run();
+    let results = this.byEvent.get(event);
+    if (!results) this.byEvent.set(event, (results = new Map()));
     const shared = results.get(key);
     if (shared === undefined) {
       const own = run();
       results.set(key, own);
-      return then(own, (result) => ({ ...result }));
+      return own;
     }
-    return then(shared, (result) => (result.errors ? run() : { ...result }));
-  };
+    return mapResolved(shared, (result) => (result.errors ? run() : result));
+  }
+}
 
+// `any`: yoga's own bound on a plugin's context (an interface has no index signature).
+export function useSharedSubscriptionExecution<TContext extends Record<string, any>>(shared: SharedExecutions<TContext>): Plugin<TContext> {
   return {
     onSubscribe({ subscribeFn, setSubscribeFn }) {
       const subscribe = async (args: ExecutionArgs) => {
-        const shape = shapeOf(args.document, args.operationName);
-        if (!shape) return subscribeFn(args);
-        const variables = getVariableValues(args.schema, shape.operation.variableDefinitions ?? [], args.variableValues ?? {});
+        const shape = shared.shapeOf(args.document, args.operationName);
         // yoga's executor reports bad variables in its own shape: let it.
-        if (variables.errors) return subscribeFn(args);
-        const used = shape.variables.map((name) => [name, variables.coerced[name]]);
-        const key = `${shape.text}\n${JSON.stringify(used)}\n${contextKey(args.contextValue as TContext)}`;
+        const key = shape && shared.keyOf(shape, args.schema, args.variableValues, args.contextValue as TContext);
+        if (!shape || key === null) return subscribeFn(args);
         const source = await createSourceEventStream(args);
         if (!(Symbol.asyncIterator in source)) return source;
+        // Each subscriber gets its own shallow copy: a plugin setting `extensions` on one cannot reach the others.
         return mapEvents(source, shape.operation, (payload) =>
-          executeShared(payload, key, () => execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>),
+          mapResolved(shared.resultFor(payload, key, () => execute({ ...args, rootValue: payload }) as MaybePromise<ExecutionResult>), (result) => ({ ...result })),
         );
       };
       setSubscribeFn(subscribe as typeof subscribeFn);
@@ -99,7 +119,7 @@ export function useSharedSubscriptionExecution<TContext extends Record<string, a
   };
 }
 
-interface Shape {
+export interface Shape {
   readonly operation: OperationDefinitionNode;
   /** The document without the root field's arguments and the variable definitions, plus the operation name. */
   readonly text: string;
@@ -167,6 +187,7 @@ function mapEvents(
   return mapped as unknown as AsyncGenerator<ExecutionResult, void, void>;
 }
 
-function then<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+/** `next` of the value, at once when it is not a promise (no microtask per subscriber). Not named `then`: a module exporting `then` is a thenable to `import()`. */
+export function mapResolved<T, U>(value: MaybePromise<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
   return value instanceof Promise ? value.then(next) : next(value);
 }

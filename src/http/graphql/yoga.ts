@@ -5,11 +5,10 @@ import type { FastifyRequest } from 'fastify';
 import type { AppContext, RequestContext } from '../../resolvers/context.js';
 import { requestContext } from '../request-context.js';
 import { useGraphiQLPage } from './use-graphiql-page.js';
-import { useGraphQLSSE } from './use-graphql-sse.js';
 import { useLimits } from './use-limits.js';
 import { useOperationLog } from './use-operation-log.js';
 import { useOperationMetrics } from './use-operation-metrics.js';
-import { useSharedSubscriptionExecution } from './use-shared-subscription-execution.js';
+import { SharedExecutions, useSharedSubscriptionExecution } from './use-shared-subscription-execution.js';
 import { schema } from './schema/index.js';
 
 /** Example shown to people opening GraphiQL for the first time. */
@@ -36,10 +35,19 @@ subscription Watch($runId: ID!) {
 `;
 
 /**
+ * A run's subscribers with the same selection share one execution per live event (yoga's path
+ * through the plugin, and the multiplexed GraphQL-SSE stream). The RunEvent fields read nothing
+ * of the requester; the role is in the key all the same.
+ */
+export function runEventSharing(): SharedExecutions<RequestContext> {
+  return new SharedExecutions<RequestContext>({ fields: ['runEvents'], contextKey: (context) => context.principal.role });
+}
+
+/**
  * Our errors keep their code and message; anything unexpected is masked (no stack traces,
  * no internals), whatever NODE_ENV says.
  */
-function maskError(error: unknown, message: string): Error {
+export function maskError(error: unknown, message: string): Error {
   // Duck-typed: under some loaders yoga and our code see two copies of `graphql`, so
   // `instanceof GraphQLError` cannot be trusted here.
   const located = error as Partial<Pick<GraphQLError, 'originalError' | 'nodes' | 'path'>>;
@@ -76,7 +84,10 @@ function yogaLogging(log: AppContext['log']) {
   };
 }
 
-export function createYogaServer(ctx: AppContext): YogaServerInstance<{ req?: FastifyRequest }, RequestContext> {
+export function createYogaServer(
+  ctx: AppContext,
+  sharing: SharedExecutions<RequestContext> = runEventSharing(),
+): YogaServerInstance<{ req?: FastifyRequest }, RequestContext> {
   return createYoga<{ req?: FastifyRequest }, RequestContext>({
     schema,
     // Who is asking, as the HTTP edge established it (every GraphQL route is behind it).
@@ -93,13 +104,9 @@ export function createYogaServer(ctx: AppContext): YogaServerInstance<{ req?: Fa
     graphiql: false,
     landingPage: false,
     logging: yogaLogging(ctx.log),
-    // GraphQL over SSE, both modes, at /graphql/stream (the graphql-sse client's default).
     plugins: [
       useGraphiQLPage('/graphql', { title: 'strategy-runner', defaultQuery: DEFAULT_QUERY, subscriptionsProtocol: 'GRAPHQL_SSE' }),
-      useGraphQLSSE({ endpoint: '/graphql/stream' }),
-      // A run's subscribers with the same selection share one execution per live event; the
-      // RunEvent fields read nothing of the requester, the role is in the key all the same.
-      useSharedSubscriptionExecution<RequestContext>({ fields: ['runEvents'], contextKey: (context) => context.principal.role }),
+      useSharedSubscriptionExecution(sharing),
       useOperationLog(ctx.log),
       ...useLimits(),
       useOperationMetrics(ctx.metrics.registry),

@@ -1,10 +1,10 @@
-import type http from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { memoPerEvent } from '../../events/run-event-hub.js';
 import type { RunEvent } from '../../model/run-event.js';
 import type { AppContext } from '../../resolvers/context.js';
 import { watchRunEvents } from '../../resolvers/run-events.js';
 import { HttpError } from '../http-errors.js';
+import { definedHeaders, drained, WriteCorker } from '../sse-response.js';
 
 /**
  * `GET /api/strategies/sse/{run_id}` (CONTRACT §4): the run's events as unnamed SSE messages,
@@ -166,38 +166,3 @@ export const formatMessage: (event: RunEvent) => string = memoPerEvent(
   // JSON.stringify escapes line breaks inside strings, so `data` is always one line.
   (event) => `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`,
 );
-
-/**
- * Events of one batch arrive together (the writer publishes a committed batch at once): the
- * writes of one tick go out as one socket write instead of one system call per event.
- */
-class WriteCorker {
-  private corked = false;
-
-  constructor(private readonly res: http.ServerResponse) {}
-
-  cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.res.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      this.res.uncork();
-    });
-  }
-}
-
-/** Resolves when the response can take more, or when the connection is gone. */
-function drained(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done).off('close', done);
-      resolve();
-    };
-    res.on('drain', done).on('close', done);
-  });
-}
-
-function definedHeaders(headers: Record<string, string | number | string[] | undefined>): http.OutgoingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
-}
