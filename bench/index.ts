@@ -83,7 +83,7 @@ const plan = {
   fanoutSteps: 200,
   fanoutDelayMs: 50,
   // Delivery to many clients vs a bare SSE floor, idle memory, start-up (bench/lib/delivery-fanout.ts).
-  delivery: args['skip-delivery'] ? undefined : { rounds: quick ? 1 : 3, clients: 100, steps: quick ? 300 : 1000, idleConnections: quick ? 500 : 2000, startupPairs: quick ? 2 : 5 },
+  delivery: args['skip-delivery'] ? undefined : { rounds: quick ? 1 : 3, clients: 100, steps: quick ? 300 : 1000, idleConnections: quick ? 500 : 10_000, startupPairs: quick ? 2 : 5 },
 };
 
 const log = (message: string) => process.stderr.write(`${message}\n`);

@@ -3,7 +3,7 @@
  * floor, idle connection memory, and start-up to ready from the build against `tsx`.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -247,6 +247,19 @@ export interface IdleMemoryArm {
   heapKb: number;
   /** heapUsed + external + arrayBuffers. */
   jsKb: number;
+  /** The server process's open-file limits while they were open (each stream holds one descriptor). */
+  openFiles: { soft: number; hard: number } | undefined;
+}
+
+/** `Max open files` of this process (Linux), which Node raised to the hard limit at start. */
+function openFilesLimit(): { soft: number; hard: number } | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = line?.slice('Max open files'.length).trim().split(/\s+/).map(Number) ?? [];
+    return soft !== undefined && hard !== undefined ? { soft, hard } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 v8.setFlagsFromString('--expose-gc');
@@ -272,7 +285,7 @@ export async function idleMemoryScenario(server: BenchServer, options: { connect
       await sleep(1500); // the history replay done, every stream waiting for news
       const after = settledMemory();
       const per = (key: 'rss' | 'heap' | 'js') => round((after[key] - before[key]) / options.connections / 1024, 1);
-      arms.push({ arm, connections: options.connections, rssKb: per('rss'), heapKb: per('heap'), jsKb: per('js') });
+      arms.push({ arm, connections: options.connections, rssKb: per('rss'), heapKb: per('heap'), jsKb: per('js'), openFiles: openFilesLimit() });
       log(`  ${arm}: ${options.connections} idle connections, per connection RSS ${per('rss')} KB, JS heap ${per('heap')} KB, JS total ${per('js')} KB`);
       load.child.stdin.end();
       await new Promise((resolve) => load.child.once('exit', resolve));
@@ -376,7 +389,7 @@ export function issue10Markdown(r: { delivery?: FanoutResult; idle?: IdleMemoryA
     };
     lines.push(
       '',
-      `### 5. Fan-out — one run at ~100 events/s (\`fixture_steps\` ${f.steps} steps, 10 ms apart) watched by ${f.clients} clients, ${f.rounds.length} interleaved rounds`,
+      `### 6. Fan-out — one run at ~100 events/s (\`fixture_steps\` ${f.steps} steps, 10 ms apart) watched by ${f.clients} clients, ${f.rounds.length} interleaved rounds`,
       '',
       'Clients are raw SSE readers in a separate process (the same code for every arm). Delivery: service = the committed batch published on the bus → client; floor = a bare `node:http` SSE server writing the same frames (captured from a service run) at the same pace → client. End to end: the event\'s `timestamp` (stamped by the runner at the stdout line) → client. Medians over rounds of each round\'s percentiles (ms).',
       '',
@@ -392,18 +405,22 @@ export function issue10Markdown(r: { delivery?: FanoutResult; idle?: IdleMemoryA
   if (r.idle?.length) {
     lines.push(
       '',
-      `### 6. Idle connections — server growth per open stream (after a full GC), clients in another process`,
+      `### 7. Idle connections — server growth per open stream (after a full GC), clients in another process`,
       '',
       '| stream | open | RSS per connection | JS heap per connection | heap + external + array buffers |',
       '| --- | --- | --- | --- | --- |',
       ...r.idle.map((a) => `| ${a.arm === 'rest' ? 'REST SSE' : 'GraphQL-SSE (distinct connections)'} | ${a.connections} | ${a.rssKb} KB | ${a.heapKb} KB | ${a.jsKb} KB |`),
     );
+    const limits = r.idle[0]?.openFiles;
+    if (limits) {
+      lines.push('', `File descriptors: each open stream holds one; the server process's limit was ${limits.soft} (soft) / ${limits.hard} (hard), Node raising the soft limit to the hard one at start.`);
+    }
   }
   const s = r.startup;
   if (s) {
     lines.push(
       '',
-      `### 7. Start-up to ready on PostgreSQL — spawn → first \`/readyz\` 200, ${s.pairs} interleaved pairs (database already migrated)`,
+      `### 8. Start-up to ready on PostgreSQL — spawn → first \`/readyz\` 200, ${s.pairs} interleaved pairs (database already migrated)`,
       '',
       '| start command | median | each |',
       '| --- | --- | --- |',

@@ -18,7 +18,9 @@ type Yoga = YogaServerInstance<{ req?: FastifyRequest }, RequestContext>;
  * then went through a web ReadableStream, a TextEncoder and a stream adapter before reaching
  * the socket, one system call each. With a hundred subscribers of a run that was most of the
  * cost of a live event, and those objects lived as long as each idle stream. Here messages are
- * written to Node's response directly, a tick's messages in one write, as the REST stream does.
+ * written to Node's response directly, a tick's messages in one write, as the REST stream does;
+ * and `runEvents` in distinct-connections mode, the hot case, is multiplexed before it gets here
+ * (multiplexed-run-events.ts).
  *
  * One fix over graphql-sse alone: it only recognises an execution result that has a `data`
  * key, while a subscription that fails before it starts (unknown run, invalid query) yields
