@@ -80,7 +80,9 @@ async function* streamEvents(
 ): AsyncGenerator<RunEvent, void, undefined> {
   let live: RunEvent[] = [];
   let overflowed = false;
-  const news = new Wakeup();
+  const news = new Wakeup(signal);
+  // Jittered per stream: clients that subscribed together must not all check storage at the same moment.
+  const quietMs = pollMs * (0.75 + Math.random() / 2);
   const fallbackMs = fallbackPollMs ?? ctx.config?.busFallbackPollMs ?? 200;
   // Live messages may have been lost while the feed was down (either way): look at storage now.
   let feedChanged = false;
@@ -133,8 +135,7 @@ async function* streamEvents(
         if (isTerminalEvent(event)) return;
       }
       if (fromStorage || overflowed) continue;
-      // Jittered: clients that subscribed together must not all check storage at the same moment.
-      const woke = await news.wait(ctx.bus.connected() ? pollMs * (0.75 + Math.random() / 2) : fallbackMs, signal);
+      const woke = await news.wait(ctx.bus.connected() ? quietMs : fallbackMs);
       if (feedChanged) {
         feedChanged = false;
         fromStorage = true;
@@ -210,7 +211,7 @@ async function* topicMessages<T extends BusTopic>(
   bufferLimit = 1000,
 ): AsyncGenerator<BusMessages[T], void, undefined> {
   const buffer: BusMessages[T][] = [];
-  const news = new Wakeup();
+  const news = new Wakeup(signal);
   const unsubscribe = ctx.bus.subscribe(topic, '', (message) => {
     if (buffer.length >= bufferLimit) buffer.shift();
     buffer.push(message);
@@ -219,7 +220,7 @@ async function* topicMessages<T extends BusTopic>(
   try {
     while (!signal.aborted) {
       while (buffer.length > 0) yield buffer.shift()!;
-      await news.wait(60_000, signal);
+      await news.wait(60_000);
     }
   } finally {
     unsubscribe();
@@ -227,37 +228,56 @@ async function* topicMessages<T extends BusTopic>(
   }
 }
 
-/** A one-shot signal that can be awaited with a timeout and an abort signal, leaking nothing. */
+/**
+ * A one-shot signal that can be awaited with a timeout and an abort signal, leaking nothing.
+ * It waits once per batch on every stream of a run, so it holds one abort listener and one
+ * timer for its whole life and re-arms the timer (`refresh`), instead of adding and removing a
+ * listener and a timer per wait, a hundred streams at a time.
+ */
 class Wakeup {
   private resolve: ((how: 'woken' | 'timeout' | 'aborted') => void) | undefined;
   private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private readonly onAbort = () => this.settle('aborted');
+  private readonly onTimeout = () => this.settle('timeout');
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
 
   wake(): void {
-    if (this.resolve) this.resolve('woken');
+    if (this.resolve) this.settle('woken');
     else this.pending = true;
   }
 
-  wait(timeoutMs: number, signal: AbortSignal): Promise<'woken' | 'timeout' | 'aborted'> {
+  wait(timeoutMs: number): Promise<'woken' | 'timeout' | 'aborted'> {
     if (this.pending) {
       this.pending = false;
       return Promise.resolve('woken');
     }
-    if (signal.aborted) return Promise.resolve('aborted');
+    if (this.signal.aborted) return Promise.resolve('aborted');
     return new Promise((resolve) => {
-      const done = (how: 'woken' | 'timeout' | 'aborted') => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.resolve = undefined;
-        resolve(how);
-      };
-      const onAbort = () => done('aborted');
-      const timer = setTimeout(() => done('timeout'), timeoutMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.resolve = done;
+      this.resolve = resolve;
+      if (this.timer && this.timerMs === timeoutMs) this.timer.refresh();
+      else {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(this.onTimeout, timeoutMs);
+        this.timerMs = timeoutMs;
+      }
     });
   }
 
+  private settle(how: 'woken' | 'timeout' | 'aborted'): void {
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    // A timer left running after a wake fires into no wait (ignored), or the next wait re-arms it.
+    resolve?.(how);
+  }
+
   dispose(): void {
-    this.resolve?.('aborted');
+    clearTimeout(this.timer);
+    this.signal.removeEventListener('abort', this.onAbort);
+    this.settle('aborted');
   }
 }
