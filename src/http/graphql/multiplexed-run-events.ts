@@ -102,7 +102,8 @@ export class MultiplexedRunEvents {
       for (;;) {
         const step = await events.next();
         if (step.done || res.destroyed) break;
-        const message = await messageFor(step.value);
+        const next = messageFor(step.value);
+        const message = typeof next === 'string' ? next : await next;
         corker.cork();
         if (!res.write(message)) await drained(res);
       }
