@@ -353,6 +353,7 @@ function markdown(r: {
       `| CPU ms, CLI (script / node / postgres) | ${cpuCells(p.cpuMedianMs.cli)} | |`,
       `| CPU ms, service live run (script / node / postgres) | ${cpuCells(p.cpuMedianMs.service)} | |`,
       `| events stored per second of process wall | ${Math.round(p.median.storedPerSecond)} | ${p.pairs[0]?.storedEvents ?? '?'} events per run in ${p.pairs.map((x) => x.flushes).join(', ')} transactions |`,
+      `| **stored and delivered end to end**: events per second from \`executeStrategy\` to the last event at the live graphql-sse subscriber | **${Math.round(p.median.endToEndPerSecond)}** | the script alone (CLI wall): ${Math.round(p.median.scriptAlonePerSecond)} events/s |`,
       `| replay of the finished run to a graphql-sse client | ${Math.round(p.median.replayGraphqlPerSecond)} events/s | |`,
       `| replay of the finished run to a REST EventSource | ${Math.round(p.median.replayRestPerSecond)} events/s | |`,
       '',

@@ -440,7 +440,16 @@ export interface PipelineResult {
   /** service process wall / CLI wall for the same flood, per pair. */
   processRatio: RatioSummary;
   cpuMedianMs: { cli: CpuDelta; service: CpuDelta };
-  median: { cliMs: number; serviceProcessMs: number; storedPerSecond: number; replayGraphqlPerSecond: number; replayRestPerSecond: number; cliLinesPerSecond: number };
+  median: {
+    cliMs: number;
+    serviceProcessMs: number;
+    storedPerSecond: number;
+    endToEndPerSecond: number;
+    scriptAlonePerSecond: number;
+    replayGraphqlPerSecond: number;
+    replayRestPerSecond: number;
+    cliLinesPerSecond: number;
+  };
   allComplete: boolean;
 }
 
@@ -504,6 +513,9 @@ export async function pipelineScenario(
       cliMs: median(pairs.map((p) => p.cliMs)),
       serviceProcessMs: median(pairs.map((p) => p.serviceProcessMs)),
       storedPerSecond: median(pairs.map((p) => p.storedPerSecond)),
+      // The figure: executeStrategy sent → the last event at the live graphql-sse subscriber.
+      endToEndPerSecond: median(pairs.map((p) => p.storedEvents / (p.serviceE2eMs / 1000))),
+      scriptAlonePerSecond: median(pairs.map((p) => p.storedEvents / (p.cliMs / 1000))),
       replayGraphqlPerSecond: median(pairs.map((p) => p.replayGraphqlPerSecond)),
       replayRestPerSecond: median(pairs.map((p) => p.replayRestPerSecond)),
       cliLinesPerSecond: median(pairs.map((p) => (options.steps + 1) / (p.cliMs / 1000))),
