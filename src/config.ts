@@ -53,10 +53,12 @@ const EnvSchema = z.object({
   /** Longest stdout/stderr line kept; longer lines are truncated (the rest is dropped). */
   MAX_LINE_BYTES: int(1024).default(1024 * 1024),
   /**
-   * At most one batch of a run's events is stored per this interval while output keeps coming
-   * (an event after a quiet spell is stored at once); larger is cheaper for floods.
+   * Least time between two batches of a run's events. 0: group commit alone (a batch is written
+   * as soon as the one before it has committed, with everything that arrived meanwhile). Larger
+   * trades that much latency for fewer transactions on chatty runs; an event after a quiet spell
+   * is stored at once either way.
    */
-  EVENT_FLUSH_MS: int(1, 5000).default(25),
+  EVENT_FLUSH_MS: int(0, 5000).default(0),
   /** How often the queue is re-checked when nothing signals it (other instances, load). */
   QUEUE_POLL_MS: int(50).default(1000),
   /** Open REST SSE streams allowed per run. */

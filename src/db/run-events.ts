@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { placeEvent, type EventDraft, type EventPlace, type RunEvent } from '../model/run-event.js';
 import type { Database, RunRowUpdate } from './database.js';
 
@@ -73,30 +73,41 @@ export async function appendOwnedRunEvents<T extends EventDraft>(
   return { outcome: 'count-mismatch', outputCount: current.output_count };
 }
 
+/**
+ * One statement per batch, whatever its size, with four parameters: no query is built per row
+ * and no bind-parameter limit applies. The payloads travel as one JSON array, each element
+ * exactly the text `JSON.stringify` made of the placed event (a `json` column and
+ * `json_array_elements` keep that text verbatim, so key order and spelling are what clients
+ * receive); `rows from … with ordinality` zips it with the other columns and numbers the rows.
+ */
 async function insertPlaced<T extends EventDraft>(
   trx: Transaction<Database>,
   runId: string,
   drafts: readonly T[],
   lastSeq: number,
 ): Promise<Array<T & EventPlace>> {
-  if (drafts.length === 0) return [];
-  const first = lastSeq - drafts.length + 1;
-  const events = drafts.map((draft, i) => placeEvent(draft, { run_id: runId, seq: first + i }));
-  // Chunked: PostgreSQL accepts at most 65535 bind parameters per statement.
-  for (let i = 0; i < events.length; i += 2000) {
-    await trx
-      .insertInto('run_events')
-      .values(
-        events.slice(i, i + 2000).map((event) => ({
-          run_id: runId,
-          seq: event.seq,
-          event_type: event.event_type,
-          created_at: event.timestamp,
-          payload: JSON.stringify(event),
-        })),
-      )
-      .execute();
+  const count = drafts.length;
+  if (count === 0) return [];
+  const first = lastSeq - count + 1;
+  const events = new Array<T & EventPlace>(count);
+  const types = new Array<string>(count);
+  const timestamps = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const event = placeEvent(drafts[i]!, { run_id: runId, seq: first + i });
+    events[i] = event;
+    types[i] = event.event_type;
+    timestamps[i] = event.timestamp;
   }
+  // The array's JSON is its elements' JSON, comma-separated: one call, no string per event.
+  await sql`
+    insert into run_events (run_id, seq, event_type, created_at, payload)
+    select ${runId}::uuid, ${first}::int + e.ord::int - 1, e.event_type, e.created_at, e.payload
+    from rows from (
+      json_array_elements(${JSON.stringify(events)}::json),
+      unnest(${types}::text[]),
+      unnest(${timestamps}::timestamptz[])
+    ) with ordinality as e(payload, event_type, created_at, ord)
+  `.execute(trx);
   return events;
 }
 

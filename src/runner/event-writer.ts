@@ -11,8 +11,9 @@ const RETRY_MS = 250;
 
 export interface EventWriterOptions {
   /**
-   * At most one batch per `flushMs` while output keeps coming; an event that follows a quiet
-   * spell is stored at once.
+   * Least time between the starts of two batches. 0: pure group commit (a batch starts as soon
+   * as the one before it has committed). Larger means fewer, bigger transactions for a chatty
+   * run, at the cost of that much latency; the first event after a quiet spell never waits.
    */
   flushMs: number;
   /** The instance executing the run: only while it owns the run may it write (fencing). */
@@ -21,13 +22,45 @@ export interface EventWriterOptions {
   bufferBytes: number;
   /** A database outage longer than this costs events (counted) instead of holding the run. */
   outageLimitMs: number;
+  /**
+   * Most events in one batch (one transaction); what is left goes in the next.
+   * @default 5000
+   */
+  maxBatchEvents?: number;
+  /**
+   * Most bytes (as counted by `push`) in one batch, so that a flood of long lines does not make
+   * one huge statement; a single event larger than this still goes, alone.
+   * @default 4 MiB
+   */
+  maxBatchBytes?: number;
 }
 
+export const DEFAULT_MAX_BATCH_EVENTS = 5000;
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
 /**
- * The single writer of one running run's events. Events are stored in batches, at most one
- * per `flushMs` (the first after a quiet spell at once, with whatever else the same read of the
- * pipe brought), each in one transaction (sequence numbers, rows, the run's progress snapshot and result)
- * and published only after the commit. Flushes never overlap, so `seq` follows arrival order.
+ * The writer's modes. Transitions (only through `setMode`):
+ *
+ *   idle      → scheduled  `push` queued an event (it starts on the next turn of the event loop,
+ *                          so the other lines read with it join its batch)
+ *   idle      → writing    `flush`/`close` with something to store
+ *   scheduled → writing    that turn came, or `flush`/`close` (no waiting)
+ *   writing   → writing    a batch is done and more is waiting: the next batch starts at once
+ *                          (after `flushMs` since the last one started, when that is set),
+ *                          holding everything that arrived meanwhile
+ *   writing   → idle       nothing is waiting any more (or the run is fenced, or a closing
+ *                          writer gave up on an outage past its limit)
+ */
+type Mode = 'idle' | 'scheduled' | 'writing';
+
+/**
+ * The single writer of one running run's events, by group commit: an event that arrives while
+ * nothing is being written is stored at once (with whatever else the same read of the pipe
+ * brought); events that arrive while a batch is being written go together in the next one. So a
+ * quiet run pays one commit of latency, and under a flood batches grow by themselves (bounded by
+ * `maxBatchEvents` and `maxBatchBytes`). Each batch is one transaction (sequence numbers, rows,
+ * the run's progress snapshot and result) and is published only after its commit. Batches never
+ * overlap, so `seq` follows arrival order.
  *
  * While the database is away nothing is dropped: the batch is retried, and once `bufferBytes`
  * are waiting the producer pauses (the child's pipe fills and the script blocks on its next
@@ -35,12 +68,22 @@ export interface EventWriterOptions {
  * row keeps the count (`events_lost`) and a `log` event says so when storing resumes.
  */
 export class RunEventWriter {
+  private mode: Mode = 'idle';
   private pending: EventDraft[] = [];
   /** `performance.now()` when each pending event's line was read (for the delivery-time metric). */
   private pendingSince: number[] = [];
+  /** Bytes of each pending event, as given to `push`. */
+  private pendingSizes: number[] = [];
+  /** Bytes of the pending events and of the batch being written (backpressure). */
   private pendingBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  /** The start of a scheduled write (mode `scheduled`). */
+  private immediate: NodeJS.Immediate | undefined;
+  /** The write loop (mode `writing`); resolved when idle. */
+  private loop: Promise<void> = Promise.resolve();
+  /** Set by `flush`: write everything without waiting for `flushMs` until the loop ends. */
+  private urgent = false;
+  /** Ends a wait for `flushMs` early (a flush). */
+  private wake: (() => void) | undefined;
   private drainWaiters: Array<() => void> = [];
   private closed = false;
   /** Since when (ms) storing has been failing; undefined while it works. */
@@ -49,14 +92,16 @@ export class RunEventWriter {
   private lost = 0;
   private unannounced = 0;
   private fencedFlag = false;
-  /** When (ms) the last batch was sent to the database. */
-  private lastBatchAt = 0;
+  /** When (ms, monotonic) the last batch was sent to the database. */
+  private lastBatchAt = Number.NEGATIVE_INFINITY;
   /** Output events of this run known to be stored (the row's `output_count`). */
   private stored = 0;
   /** A failed batch, retried as is. */
   private retry: Batch | undefined;
   /** The last batch whose commit failed: it may have been stored all the same. */
   private inDoubt: { before: number; size: number; notice: number; dropped: boolean } | undefined;
+  private readonly maxBatchEvents: number;
+  private readonly maxBatchBytes: number;
 
   constructor(
     private readonly deps: { db: Kysely<Database>; bus: EventBus; log: Logger; metrics?: RunnerMetrics | undefined },
@@ -64,7 +109,11 @@ export class RunEventWriter {
     private readonly options: EventWriterOptions,
     /** Called once when the run turns out to belong to someone else (it was taken over). */
     private readonly onFenced: () => void = () => {},
-  ) {}
+  ) {
+    // At least 2: a batch that leads with a loss notice still carries an event.
+    this.maxBatchEvents = Math.max(2, options.maxBatchEvents ?? DEFAULT_MAX_BATCH_EVENTS);
+    this.maxBatchBytes = Math.max(1, options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES);
+  }
 
   /** Output events this run has lost to a database outage so far. */
   get eventsLost(): number {
@@ -86,26 +135,34 @@ export class RunEventWriter {
     }
     this.pending.push(event);
     this.pendingSince.push(receivedAt);
+    this.pendingSizes.push(bytes);
     this.pendingBytes += bytes;
-    this.armTimer();
+    if (this.mode === 'idle') this.schedule();
     return this.shedding() || this.pendingBytes < this.options.bufferBytes;
   }
 
+  private setMode(mode: Mode): void {
+    this.mode = mode;
+  }
+
   /**
-   * At most one batch per `flushMs` while output keeps coming: the cost of storing is per
-   * transaction, not per event, so a flood is stored in few large batches and the server's CPU,
-   * which the strategies share, stays low. But a progress line after a pause is not held back
-   * for a timer: that wait was most of what a client saw as latency.
+   * idle → scheduled. setImmediate rather than now: the lines of the same chunk of output (and
+   * of the other pipe, read in the same turn) are pushed in this turn and go in the same batch.
    */
-  private armTimer(): void {
-    if (this.timer) return;
-    const wait = Math.max(0, this.lastBatchAt + this.options.flushMs - Date.now());
-    const write = () => {
-      this.timer = undefined;
-      this.flushing = this.flushing.then(() => this.writePending(false));
-    };
-    // setImmediate: lines of the same chunk of output, pushed in this tick, go in the same batch.
-    this.timer = wait === 0 ? (setImmediate(write) as unknown as NodeJS.Timeout) : setTimeout(write, wait);
+  private schedule(): void {
+    this.setMode('scheduled');
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      this.startWriting();
+    });
+  }
+
+  /** idle or scheduled → writing (→ idle at once when there is nothing to write). */
+  private startWriting(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    this.setMode('writing');
+    this.loop = this.writeLoop();
   }
 
   /** Resolves once the backlog is below half the buffer (or the writer no longer holds events). */
@@ -129,13 +186,12 @@ export class RunEventWriter {
     return this.flush();
   }
 
-  /** Stores (then publishes) everything pushed so far. */
+  /** Stores (then publishes) everything pushed so far, without waiting for `flushMs`. */
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    clearImmediate(this.timer as unknown as NodeJS.Immediate);
-    this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.writePending(true));
-    return this.flushing;
+    this.urgent = true;
+    this.wake?.();
+    if (this.mode !== 'writing') this.startWriting();
+    return this.loop;
   }
 
   private shedding(): boolean {
@@ -153,13 +209,14 @@ export class RunEventWriter {
     this.unannounced += count;
   }
 
-  /** Writes one batch; with `all`, keeps going until nothing is pending (or the run is lost to us). */
-  private async writePending(all: boolean): Promise<void> {
+  /** Mode `writing`: one batch after another until nothing is waiting (group commit). */
+  private async writeLoop(): Promise<void> {
     while ((this.retry || this.pending.length > 0) && !this.fencedFlag) {
+      if (!this.urgent) await this.spacing();
       // A failed batch is retried exactly as it was, so its outcome can be told (see inDoubt).
       const batch = this.retry ?? this.takeBatch();
       this.retry = undefined;
-      this.lastBatchAt = Date.now();
+      this.lastBatchAt = performance.now();
       try {
         const started = performance.now();
         const result = await this.deps.db
@@ -210,29 +267,67 @@ export class RunEventWriter {
         // Past the limit, a closing writer stops trying: what is left is counted as lost.
         if (this.closed && this.shedding()) {
           this.drop(this.pending.length);
-          this.pending = [];
-          this.pendingSince = [];
-          this.pendingBytes = 0;
+          this.clearPending();
           break;
         }
         continue;
       }
       this.wakeIfDrained();
-      if (!all) break;
     }
+    // No await between the last look at `pending` and here, so nothing pushed meanwhile is
+    // stranded: a push from now on finds the writer idle and schedules a write of its own.
+    this.urgent = false;
+    this.setMode('idle');
     this.wakeIfDrained();
-    if ((this.retry || this.pending.length > 0) && !this.closed && !this.fencedFlag) this.armTimer();
   }
 
-  /** Everything pending as one batch, behind a notice of what was lost before it. */
-  private takeBatch(): Batch {
-    const events = this.pending;
-    const receivedAt = this.pendingSince;
-    const bytes = this.pendingBytes;
+  /** Waits until `flushMs` have passed since the last batch started (at once when it is 0). */
+  private async spacing(): Promise<void> {
+    const wait = this.lastBatchAt + this.options.flushMs - performance.now();
+    if (!(wait > 0)) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+
+  private clearPending(): void {
     this.pending = [];
     this.pendingSince = [];
+    this.pendingSizes = [];
+    this.pendingBytes = 0;
+  }
+
+  /**
+   * The oldest pending events, at most `maxBatchEvents` and `maxBatchBytes` of them (at least
+   * one), behind a notice of what was lost before them.
+   */
+  private takeBatch(): Batch {
     const notice = this.unannounced;
     this.unannounced = 0;
+    const sizes = this.pendingSizes;
+    const limit = Math.min(sizes.length, this.maxBatchEvents - (notice > 0 ? 1 : 0));
+    let count = 0;
+    let bytes = 0;
+    while (count < limit && (count === 0 || bytes + sizes[count]! <= this.maxBatchBytes)) bytes += sizes[count++]!;
+    let events: EventDraft[];
+    let receivedAt: number[];
+    if (count === this.pending.length) {
+      events = this.pending;
+      receivedAt = this.pendingSince;
+      this.pending = [];
+      this.pendingSince = [];
+      this.pendingSizes = [];
+    } else {
+      events = this.pending.splice(0, count);
+      receivedAt = this.pendingSince.splice(0, count);
+      this.pendingSizes.splice(0, count);
+    }
     // pendingBytes keeps counting the batch until it is stored or dropped (backpressure).
     return {
       drafts: notice > 0 ? [this.lossNotice(notice, events[0]!.timestamp), ...events] : events,
@@ -281,9 +376,7 @@ export class RunEventWriter {
 
   private fence(): void {
     this.fencedFlag = true;
-    this.pending = [];
-    this.pendingSince = [];
-    this.pendingBytes = 0;
+    this.clearPending();
     this.deps.log.warn({ runId: this.runId }, 'run taken over by another instance; storing nothing more');
     this.wakeIfDrained();
     this.onFenced();

@@ -15,9 +15,10 @@ const isLogLevel = (value: unknown): value is LogLevel => typeof value === 'stri
 
 export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
   const text = line.text;
-  if (text.trim() === '') return undefined;
-  const timestamp = now.toISOString();
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
   if (line.truncated) {
+    const timestamp = isoString(now);
     return /^\s*\{\s*"event_type"\s*:\s*"result"/.test(text)
       ? {
           event_type: 'error',
@@ -27,8 +28,7 @@ export function parseStdoutLine(line: Line, now: Date): EventDraft | undefined {
         }
       : { event_type: 'log', timestamp, level: 'warning', message: `${text.slice(0, 2000)}… [line truncated: longer than the size limit]` };
   }
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
+  if (trimmed.charCodeAt(0) === 0x7b /* { */) {
     let value: unknown;
     try {
       value = JSON.parse(trimmed);
@@ -75,7 +75,7 @@ function levelNamed(name: string): LogLevel {
 }
 
 function logEvent(message: string, level: LogLevel, now: Date): LogDraft {
-  return { event_type: 'log', timestamp: now.toISOString(), level, message };
+  return { event_type: 'log', timestamp: isoString(now), level, message };
 }
 
 function normaliseEvent(type: ScriptEventType, raw: Record<string, unknown>, now: Date): EventDraft {
@@ -99,29 +99,32 @@ function normaliseEvent(type: ScriptEventType, raw: Record<string, unknown>, now
   }
 }
 
-/** The progress fields a script may put on any event, checked and normalised; the rest is dropped. */
+/**
+ * The progress fields a script may put on any event, checked and normalised; the rest is dropped.
+ * Every key is always there (absent ones `undefined`, which JSON leaves out): events then share
+ * one object shape, which keeps the code that copies and reads them on its fast path.
+ */
 function progressFields(raw: Record<string, unknown>): ProgressFields {
-  const text = (key: string): string | undefined => {
-    const value = raw[key];
-    if (typeof value === 'string') return storable(value);
-    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-    return undefined;
-  };
-  const count = (key: string): number | undefined => {
-    const n = raw[key];
-    return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : undefined;
-  };
   const percent = raw.progress_percent;
-  // Absent fields are `undefined`, which JSON (storage, Redis, SSE) leaves out.
   return {
-    stage: text('stage'),
-    message: text('message'),
-    current_item: text('current_item'),
-    total_items: count('total_items'),
-    completed_items: count('completed_items'),
+    stage: text(raw.stage),
+    message: text(raw.message),
+    current_item: text(raw.current_item),
+    total_items: count(raw.total_items),
+    completed_items: count(raw.completed_items),
     progress_percent: typeof percent === 'number' && Number.isFinite(percent) ? Math.min(100, Math.max(0, percent)) : undefined,
     metrics: isPlainObject(raw.metrics) ? storable(raw.metrics) : undefined,
   };
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string') return storable(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
 }
 
 /** The script's own timestamp when it is one PostgreSQL can store (years 1–9999), else now. */
@@ -131,17 +134,44 @@ function timestampOf(value: unknown, now: Date): string {
     const year = parsed.getUTCFullYear();
     if (!Number.isNaN(parsed.getTime()) && year >= 1 && year <= 9999) return parsed.toISOString();
   }
-  return now.toISOString();
+  return isoString(now);
+}
+
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+
+/** `date.toISOString()`, computed once per millisecond: a flood reads many lines in each. */
+function isoString(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastIsoMs) {
+    lastIso = date.toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 /**
- * A copy PostgreSQL accepts: a JSON `\u0000` escape or a lone surrogate parses fine in
- * JavaScript but makes text and jsonb columns reject the whole batch.
+ * A value PostgreSQL accepts: a JSON `\u0000` escape or a lone surrogate parses fine in
+ * JavaScript but makes text and jsonb columns reject the whole batch. The value itself when it
+ * is already clean (the usual case), else a cleaned copy.
  */
 export function storable<T>(value: T): T {
+  return isStorable(value) ? value : cleaned(value);
+}
+
+function isStorable(value: unknown): boolean {
+  if (typeof value === 'string') return !value.includes('\u0000') && value.isWellFormed();
+  if (Array.isArray(value)) return value.every(isStorable);
+  if (isPlainObject(value)) {
+    for (const key in value) if (!isStorable(key) || !isStorable(value[key])) return false;
+  }
+  return true;
+}
+
+function cleaned<T>(value: T): T {
   if (typeof value === 'string') {
-    const cleaned = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
-    return cleaned.toWellFormed() as T;
+    const withoutNul = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+    return withoutNul.toWellFormed() as T;
   }
   if (Array.isArray(value)) return value.map(storable) as T;
   if (isPlainObject(value)) {
