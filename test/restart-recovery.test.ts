@@ -16,7 +16,6 @@ it('a server killed with SIGKILL mid-run: its strategy dies with it; on restart 
     DATABASE_URL: database.url,
     STRATEGIES_DIR: `${STRATEGIES_DIR}:${FIXTURES_DIR}`,
     MAX_CONCURRENT_RUNS: '1',
-    EVENT_FLUSH_MS: '10',
   };
   const first = await startServerProcess(env);
   const long = await execute(first.url, 'fixture_steps', { steps: 10_000, delay_ms: 20 });

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { withJsonText } from '../model/json-text.js';
 import { placeEvent, type EventDraft, type EventPlace, type RunEvent } from '../model/run-event.js';
 import type { Database, RunRowUpdate } from './database.js';
 
@@ -74,7 +75,7 @@ export async function appendOwnedRunEvents<T extends EventDraft>(
 }
 
 /**
- * One statement per batch, whatever its size, with four parameters: no query is built per row
+ * One statement per batch, whatever its size, with five parameters: no query is built per row
  * and no bind-parameter limit applies. The payloads travel as one JSON array, each element
  * exactly the text `JSON.stringify` made of the placed event (a `json` column and
  * `json_array_elements` keep that text verbatim, so key order and spelling are what clients
@@ -99,11 +100,14 @@ async function insertPlaced<T extends EventDraft>(
     timestamps[i] = event.timestamp;
   }
   // The array's JSON is its elements' JSON, comma-separated: one call, no string per event.
+  // Kept with the array, which is what gets published: the Redis bus sends the same text.
+  const payloads = JSON.stringify(events);
+  withJsonText(events, payloads);
   await sql`
     insert into run_events (run_id, seq, event_type, created_at, payload)
     select ${runId}::uuid, ${first}::int + e.ord::int - 1, e.event_type, e.created_at, e.payload
     from rows from (
-      json_array_elements(${JSON.stringify(events)}::json),
+      json_array_elements(${payloads}::json),
       unnest(${types}::text[]),
       unnest(${timestamps}::timestamptz[])
     ) with ordinality as e(payload, event_type, created_at, ord)

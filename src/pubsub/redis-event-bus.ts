@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { jsonText } from '../model/json-text.js';
 import { createEventBus, type BusConnection, type EventBus, type MessageTarget } from './event-bus.js';
 
 /**
@@ -89,7 +90,7 @@ export async function createRedisEventBus(redisUrl: string, log: Logger): Promis
       subscriber.unsubscribe(channel).catch(failed(`UNSUBSCRIBE ${channel}`));
     },
     dispatchEvent(event) {
-      publisher.publish(event.type, JSON.stringify(event.detail)).catch(failed(`PUBLISH ${event.type}`));
+      publisher.publish(event.type, jsonText(event.detail)).catch(failed(`PUBLISH ${event.type}`));
       return true;
     },
   };

@@ -23,20 +23,22 @@ export interface EventWriterOptions {
   /** A database outage longer than this costs events (counted) instead of holding the run. */
   outageLimitMs: number;
   /**
-   * Most events in one batch (one transaction); what is left goes in the next.
-   * @default 5000
+   * Most events in one batch (one transaction); what is left goes in the next. The cost per
+   * event stops falling at a few hundred per batch, and a batch larger than a live client's
+   * buffer (1000 events, see run-event-stream.ts) would send every live client back to storage.
+   * @default 1000
    */
   maxBatchEvents?: number;
   /**
    * Most bytes (as counted by `push`) in one batch, so that a flood of long lines does not make
    * one huge statement; a single event larger than this still goes, alone.
-   * @default 4 MiB
+   * @default 1 MiB
    */
   maxBatchBytes?: number;
 }
 
-export const DEFAULT_MAX_BATCH_EVENTS = 5000;
-export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_BATCH_EVENTS = 1000;
+export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024;
 
 /**
  * The writer's modes. Transitions (only through `setMode`):

@@ -23,7 +23,6 @@ export async function startTwoInstances(env: Record<string, string> = {}): Promi
     STRATEGIES_DIR: `${STRATEGIES_DIR}:${FIXTURES_DIR}`,
     LOG_LEVEL: 'silent',
     CANCEL_GRACE_MS: '1000',
-    EVENT_FLUSH_MS: '10',
     QUEUE_POLL_MS: '200',
     ...env,
   });

@@ -35,7 +35,6 @@ export async function startTestServer(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     CANCEL_GRACE_MS: '1500',
     SHUTDOWN_GRACE_MS: '2000',
-    EVENT_FLUSH_MS: '10',
     QUEUE_POLL_MS: '200',
     ...env,
   });
