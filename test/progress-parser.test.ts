@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LineSplitter } from '../src/runner/line-splitter.js';
 import { formatDuration, ProgressMetrics } from '../src/runner/progress-metrics.js';
-import { parseStderrLine, parseStdoutLine, stderrLevel } from '../src/runner/progress-parser.js';
+import { parseStderrLine, parseStdoutLine, stderrLevel, storable } from '../src/runner/progress-parser.js';
 import type { ProgressDraft } from '../src/model/run-event.js';
 
 const now = new Date('2024-01-15T10:30:00.000Z');
@@ -181,5 +181,27 @@ describe('what PostgreSQL would refuse never reaches it', () => {
       message: 'm',
       stage: 's',
     });
+  });
+
+  it('cleans only what needs it: a clean value is kept as it is, a dirty one copied, its clean parts intact', () => {
+    const clean = { a: ['x', 1, null, { b: 'é 😀' }], c: true };
+    expect(storable(clean)).toBe(clean);
+    const dirty = { keep: { b: 'ok' }, bad: ['\ud800', 'fine'] };
+    const cleaned = storable(dirty);
+    expect(cleaned).not.toBe(dirty);
+    expect(cleaned).toEqual({ keep: { b: 'ok' }, bad: ['\uFFFD', 'fine'] });
+    expect(dirty.bad[0]).toBe('\ud800');
+  });
+});
+
+describe('timestamps', () => {
+  it('stamps lines without one with the time they were read, to the millisecond', () => {
+    const stamp = (date: Date) => parseStdoutLine(line('plain'), date)!.timestamp;
+    const a = new Date('2024-01-15T10:30:00.123Z');
+    expect(stamp(a)).toBe('2024-01-15T10:30:00.123Z');
+    expect(stamp(new Date(a.getTime()))).toBe('2024-01-15T10:30:00.123Z');
+    expect(stamp(new Date(a.getTime() + 1))).toBe('2024-01-15T10:30:00.124Z');
+    expect(stamp(a)).toBe('2024-01-15T10:30:00.123Z');
+    expect(parseStdoutLine(line('{"event_type":"progress","timestamp":"2024-01-15T12:00:00+02:00"}'), a)!.timestamp).toBe('2024-01-15T10:00:00.000Z');
   });
 });
