@@ -6,6 +6,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
+import { appendRunEvents } from '../src/db/run-events.js';
 import type { LogDraft, RunEvent } from '../src/model/run-event.js';
 import { createInProcessEventBus } from '../src/pubsub/event-bus.js';
 import { RunEventWriter, type EventWriterOptions } from '../src/runner/event-writer.js';
@@ -32,7 +33,7 @@ const line = (n: number, extra = ''): LogDraft => ({
 });
 
 /** A RUNNING run owned by this "instance", a writer for it, and every batch it publishes. */
-async function writerFor(options: Partial<EventWriterOptions> = {}) {
+async function writerFor(options: Partial<EventWriterOptions> = {}, writerDb: Kysely<Database> = db) {
   const { id } = await db
     .insertInto('runs')
     .values({ strategy: 'fixture', parameters: '{}', status: 'RUNNING', owner: OWNER })
@@ -41,7 +42,7 @@ async function writerFor(options: Partial<EventWriterOptions> = {}) {
   const bus = createInProcessEventBus();
   const batches: Array<readonly RunEvent[]> = [];
   bus.subscribe('runEvents', id, (events) => batches.push(events));
-  const writer = new RunEventWriter({ db, bus, log: pino({ level: 'silent' }) }, id, {
+  const writer = new RunEventWriter({ db: writerDb, bus, log: pino({ level: 'silent' }) }, id, {
     flushMs: 0,
     owner: OWNER,
     bufferBytes: 16 * 1024 * 1024,
@@ -174,5 +175,47 @@ describe('RunEventWriter', () => {
     expect(batches.flat().map((e) => e.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(batches.every((b) => b.length <= 1000)).toBe(true);
     expect(batches.length).toBeLessThan(total / 100);
+  });
+
+  it('stores a batch in one statement once it knows the run’s last seq; a status event written in between by someone else sends it through the transaction, with no gap', async () => {
+    const statements: string[] = [];
+    const logged = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: database.url, max: 2 }) }),
+      log: (event) => void (event.level === 'query' && statements.push(event.query.sql)),
+    });
+    try {
+      const { id, writer, batches, stored } = await writerFor({}, logged);
+      const batch = async (n: number) => {
+        statements.length = 0;
+        writer.push(line(n), 100);
+        await writer.flush();
+        return [...statements];
+      };
+      // First batch: the writer does not know the run's last seq yet: four round trips.
+      const transaction = ['begin', expect.stringMatching(/^update "runs"/), expect.stringMatching(/^\s*insert into run_events/), 'commit'];
+      expect(await batch(0)).toEqual(transaction);
+      // From then on: one statement, the update and the insert together.
+      expect(await batch(1)).toEqual([expect.stringMatching(/^with "bumped" as \(update "runs"/)]);
+      expect(await batch(2)).toHaveLength(1);
+      // A cancel from another instance writes the run's CANCELLING status event in between.
+      await db.transaction().execute((trx) =>
+        appendRunEvents(trx, id, [{ event_type: 'status', timestamp: new Date().toISOString(), status: 'cancelling' }]),
+      );
+      // The one statement finds last_seq moved and writes nothing; the transaction stores the batch after the status.
+      const after = await batch(3);
+      expect(after[0]).toMatch(/^with "bumped"/);
+      expect(after.slice(1)).toEqual(transaction);
+      expect(await batch(4)).toEqual([expect.stringMatching(/^with "bumped"/)]);
+      await writer.close();
+      const rows = await stored();
+      expect(rows.map((row) => row.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(rows.map((row) => row.payload.message ?? row.payload.event_type)).toEqual(['line 0', 'line 1', 'line 2', 'status', 'line 3', 'line 4']);
+      // What was published is what was stored, seq for seq.
+      expect(batches.flat().map((e) => e.seq)).toEqual([1, 2, 3, 5, 6]);
+      const [run] = (await sql<{ last_seq: number; output_count: number }>`select last_seq, output_count from runs where id = ${id}`.execute(db)).rows;
+      expect(run).toEqual({ last_seq: 6, output_count: 5 });
+    } finally {
+      await logged.destroy();
+    }
   });
 });

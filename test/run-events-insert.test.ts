@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { PGliteDialect } from '../src/db/pglite-dialect.js';
-import { appendOwnedRunEvents, appendRunEvents, listRunEvents } from '../src/db/run-events.js';
+import { appendOwnedRunEvents, appendOwnedRunEventsAfter, appendRunEvents, listRunEvents } from '../src/db/run-events.js';
 import { jsonText } from '../src/model/json-text.js';
 import { placeEvent, type EventDraft, type RunEvent } from '../src/model/run-event.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -152,5 +152,27 @@ describe.each(Object.keys(backends))('storing run events on %s', (name) => {
     // And read back as the same events, key order included.
     const read = await listRunEvents(backend.db, runId, 0, 1000);
     expect(read.map((event) => JSON.stringify(event))).toEqual([...before, ...owned.events].map((event) => JSON.stringify(event)));
+  }, 60_000);
+
+  it('stores a batch in one statement when the run is as the writer expects, and writes nothing when it is not', async () => {
+    const runId = await newRun();
+    const first = await backend.db.transaction().execute((trx) => appendOwnedRunEvents(trx, runId, 'me', 0, oddDrafts().slice(0, 3)));
+    if (first.outcome !== 'stored') throw new Error(`not stored: ${first.outcome}`);
+    const drafts = oddDrafts();
+    const unchanged = async () => expectStoredAs(await storedRows(runId), first.events);
+    // Anything not as expected (last seq, output count, owner, status): nothing written, undefined.
+    expect(await appendOwnedRunEventsAfter(backend.db, runId, 'me', 3, 2, drafts)).toBeUndefined();
+    expect(await appendOwnedRunEventsAfter(backend.db, runId, 'me', 2, 3, drafts)).toBeUndefined();
+    expect(await appendOwnedRunEventsAfter(backend.db, runId, 'someone else', 3, 3, drafts)).toBeUndefined();
+    await unchanged();
+    statements.length = 0;
+    const events = await appendOwnedRunEventsAfter(backend.db, runId, 'me', 3, 3, drafts, { stage: 'odd' });
+    expect(statements).toHaveLength(1);
+    expect(events).toBeDefined();
+    expectStoredAs(await storedRows(runId), [...first.events, ...events!]);
+    const run = await backend.db.selectFrom('runs').select(['last_seq', 'output_count', 'stage']).where('id', '=', runId).executeTakeFirstOrThrow();
+    expect(run).toEqual({ last_seq: 3 + drafts.length, output_count: 3 + drafts.length, stage: 'odd' });
+    await backend.db.updateTable('runs').set({ status: 'COMPLETED' }).where('id', '=', runId).execute();
+    expect(await appendOwnedRunEventsAfter(backend.db, runId, 'me', run.output_count, run.last_seq, drafts)).toBeUndefined();
   }, 60_000);
 });

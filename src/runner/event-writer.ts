@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, RunRowUpdate } from '../db/database.js';
-import { appendOwnedRunEvents } from '../db/run-events.js';
-import type { EventDraft, LogDraft } from '../model/run-event.js';
+import { appendOwnedRunEvents, appendOwnedRunEventsAfter, type OwnedAppend } from '../db/run-events.js';
+import type { EventDraft, LogDraft, RunEvent } from '../model/run-event.js';
 import type { EventBus } from '../pubsub/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { RunnerMetrics } from '../observability/metrics.js';
@@ -60,9 +60,10 @@ type Mode = 'idle' | 'scheduled' | 'writing';
  * nothing is being written is stored at once (with whatever else the same read of the pipe
  * brought); events that arrive while a batch is being written go together in the next one. So a
  * quiet run pays one commit of latency, and under a flood batches grow by themselves (bounded by
- * `maxBatchEvents` and `maxBatchBytes`). Each batch is one transaction (sequence numbers, rows,
- * the run's progress snapshot and result) and is published only after its commit. Batches never
- * overlap, so `seq` follows arrival order.
+ * `maxBatchEvents` and `maxBatchBytes`). Each batch is atomic (sequence numbers, rows, the
+ * run's progress snapshot and result) — one statement while the writer knows the run's last seq,
+ * else one transaction — and is published only after its commit. Batches never overlap, so
+ * `seq` follows arrival order.
  *
  * While the database is away nothing is dropped: the batch is retried, and once `bufferBytes`
  * are waiting the producer pauses (the child's pipe fills and the script blocks on its next
@@ -98,6 +99,8 @@ export class RunEventWriter {
   private lastBatchAt = Number.NEGATIVE_INFINITY;
   /** Output events of this run known to be stored (the row's `output_count`). */
   private stored = 0;
+  /** The run's `last_seq` after this writer's last batch; undefined until known, or once in doubt. */
+  private lastSeq: number | undefined;
   /** A failed batch, retried as is. */
   private retry: Batch | undefined;
   /** The last batch whose commit failed: it may have been stored all the same. */
@@ -221,14 +224,11 @@ export class RunEventWriter {
       this.lastBatchAt = performance.now();
       try {
         const started = performance.now();
-        const result = await this.deps.db
-          .transaction()
-          .execute((trx) =>
-            appendOwnedRunEvents(trx, this.runId, this.options.owner, this.stored, batch.drafts, {
-              ...snapshotOf(batch.drafts),
-              ...(this.lost > 0 ? { events_lost: this.lost } : {}),
-            }),
-          );
+        const result = await this.append(batch.drafts, {
+          ...snapshotOf(batch.drafts),
+          ...(this.lost > 0 ? { events_lost: this.lost } : {}),
+        });
+        this.lastSeq = result.outcome === 'stored' ? result.events.at(-1)?.seq : undefined;
         if (result.outcome === 'fenced') {
           this.fence();
           break;
@@ -248,6 +248,7 @@ export class RunEventWriter {
           receivedAt: batch.receivedAt,
         });
       } catch (error) {
+        this.lastSeq = undefined;
         if (this.outageSince === undefined) {
           this.outageSince = Date.now();
           this.deps.log.warn({ err: error, runId: this.runId, events: batch.drafts.length }, 'storing run events failed; holding them and retrying');
@@ -281,6 +282,21 @@ export class RunEventWriter {
     this.urgent = false;
     this.setMode('idle');
     this.wakeIfDrained();
+  }
+
+  /**
+   * One batch into storage: in one statement when this writer knows the run's last seq (its
+   * own last batch, and nobody wrote since), else in a transaction that finds out how things
+   * stand (first batch, a cancel's status event in between, a retry, a takeover).
+   */
+  private async append(drafts: EventDraft[], patch: RunRowUpdate): Promise<OwnedAppend<RunEvent>> {
+    const { db } = this.deps;
+    const { owner } = this.options;
+    if (this.lastSeq !== undefined) {
+      const events = await appendOwnedRunEventsAfter(db, this.runId, owner, this.stored, this.lastSeq, drafts, patch);
+      if (events) return { outcome: 'stored', events };
+    }
+    return db.transaction().execute((trx) => appendOwnedRunEvents(trx, this.runId, owner, this.stored, drafts, patch));
   }
 
   /** Waits until `flushMs` have passed since the last batch started (at once when it is 0). */
