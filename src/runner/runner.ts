@@ -11,6 +11,7 @@ import { Scheduler } from './scheduler.js';
 import type { StrategyRegistry } from './strategy-registry.js';
 import type { Transaction } from 'kysely';
 import type { Database } from '../db/database.js';
+import { findSetpriv } from './parent-death.js';
 
 export interface SubmitOptions {
   /** Name of the token that asks (null when access control is off). */
@@ -52,6 +53,9 @@ export class Runner {
     this.deps.reaper = ProcessReaper.start(this.deps.log);
     this.reachableSince = Date.now();
     await recoverInterruptedRuns(this.deps, { judgeStale: false });
+    // Looked up now (it runs `setpriv --help`, synchronously) rather than at the first spawn,
+    // where it held up every stream of the server for tens of milliseconds.
+    findSetpriv();
     this.scheduler.start();
     this.scheduleLiveness();
   }
