@@ -1,9 +1,9 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, type ExecutionResult } from 'graphql';
-import { createHandler, type ResponseInit } from 'graphql-sse';
+import { createHandler } from 'graphql-sse';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { RequestContext } from '../../resolvers/context.js';
-import { definedHeaders, drained, WriteCorker } from '../sse-response.js';
+import { streamMessages } from '../sse-response.js';
 import { MultiplexedRunEvents } from './multiplexed-run-events.js';
 import type { SharedExecutions } from './use-shared-subscription-execution.js';
 
@@ -72,32 +72,9 @@ export function graphqlSseHandler(yoga: Yoga, sharing: SharedExecutions<RequestC
         .send(body ?? undefined);
       return;
     }
-    await streamTo(reply, init, body, request.log);
-  };
-}
-
-/** Writes the stream's messages as they come; the client going away ends the operation. */
-async function streamTo(reply: FastifyReply, init: ResponseInit, messages: AsyncGenerator<string, void, undefined>, log: FastifyBaseLogger): Promise<void> {
-  const res = reply.raw;
-  reply.hijack();
-  res.writeHead(init.status, { ...definedHeaders(reply.getHeaders()), ...init.headers, 'x-accel-buffering': 'no' });
-  const stop = () => void messages.return(undefined);
-  res.once('close', stop);
-  const corker = new WriteCorker(res);
-  try {
-    for await (const message of messages) {
-      if (res.destroyed) break;
-      corker.cork();
-      if (!res.write(message)) await drained(res);
-    }
-    if (!res.destroyed) res.end();
-  } catch (error) {
     // graphql-sse ends a stream whose source failed by throwing; the client sees the stream end.
-    log.warn({ err: error }, 'GraphQL-SSE stream failed mid-way');
-    res.destroy();
-  } finally {
-    res.off('close', stop);
-  }
+    await streamMessages(reply, { status: init.status, headers: init.headers ?? {}, items: body, format: (message: string) => message }, request.log);
+  };
 }
 
 function headerText(value: string | string[] | undefined): string | null {

@@ -4,7 +4,7 @@ import { TOKEN_HEADER_KEY, TOKEN_QUERY_KEY } from 'graphql-sse';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { isAppError } from '../../errors.js';
 import type { RequestContext } from '../../resolvers/context.js';
-import { definedHeaders, drained, WriteCorker } from '../sse-response.js';
+import { streamMessages } from '../sse-response.js';
 import { mapResolved, type MaybePromise, type SharedExecutions } from './use-shared-subscription-execution.js';
 import { maskError } from './yoga.js';
 
@@ -12,6 +12,14 @@ type Yoga = YogaServerInstance<{ req?: FastifyRequest }, RequestContext>;
 
 /** graphql-sse's keep-alive: a comment line every 12 s, as its own handler sends. */
 const PING_MS = 12_000;
+
+/** graphql-sse's own headers for an event stream. */
+const GRAPHQL_SSE_HEADERS = {
+  connection: 'keep-alive',
+  'cache-control': 'no-cache',
+  'content-encoding': 'none',
+  'content-type': 'text/event-stream; charset=utf-8',
+};
 
 /**
  * `runEvents` over GraphQL-SSE in distinct-connections mode (the graphql-sse client's default,
@@ -69,53 +77,21 @@ export class MultiplexedRunEvents {
     const source = await createSourceEventStream(args);
     // Did not start (unknown run, not allowed): nothing is held; the general path reports it.
     if (!(Symbol.asyncIterator in source)) return false;
-    await this.stream(request, reply, source[Symbol.asyncIterator](), (event) => this.messageFor(event, key, args, request));
+    await streamMessages(
+      reply,
+      {
+        status: 200,
+        headers: GRAPHQL_SSE_HEADERS,
+        items: source[Symbol.asyncIterator](),
+        format: (event) => this.messageFor(event, key, args, request),
+        // An empty message at once: some browsers do not treat the headers alone as the stream's start.
+        first: ':\n\n',
+        last: 'event: complete\ndata:\n\n',
+        pingMs: PING_MS,
+      },
+      request.log,
+    );
     return true;
-  }
-
-  private async stream(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    events: AsyncIterator<unknown>,
-    messageFor: (event: unknown) => MaybePromise<string>,
-  ): Promise<void> {
-    const res = reply.raw;
-    reply.hijack();
-    res.writeHead(200, {
-      ...definedHeaders(reply.getHeaders()),
-      // graphql-sse's own headers for an event stream.
-      connection: 'keep-alive',
-      'cache-control': 'no-cache',
-      'content-encoding': 'none',
-      'content-type': 'text/event-stream; charset=utf-8',
-      'x-accel-buffering': 'no',
-    });
-    // An empty message at once: some browsers do not treat the headers alone as the stream's start.
-    res.write(':\n\n');
-    const ping = setInterval(() => {
-      if (!res.writableNeedDrain && !res.writableEnded) res.write(':\n\n');
-    }, PING_MS);
-    const stop = () => void events.return?.();
-    res.once('close', stop);
-    const corker = new WriteCorker(res);
-    try {
-      for (;;) {
-        const step = await events.next();
-        if (step.done || res.destroyed) break;
-        const next = messageFor(step.value);
-        const message = typeof next === 'string' ? next : await next;
-        corker.cork();
-        if (!res.write(message)) await drained(res);
-      }
-      if (!res.destroyed) res.end('event: complete\ndata:\n\n');
-    } catch (error) {
-      request.log.warn({ err: error }, 'GraphQL-SSE stream failed mid-way');
-      res.destroy();
-    } finally {
-      clearInterval(ping);
-      res.off('close', stop);
-      stop();
-    }
   }
 
   /**
